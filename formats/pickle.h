@@ -30,6 +30,12 @@ ck_err ck_pickle_load(const uint8_t *buf, size_t len, const struct ck_pickle_hoo
 		      const char *name, struct ck_value **out, size_t *consumed,
 		      struct ck_error *err);
 
+/* torch storage class name ("FloatStorage", "UntypedStorage") -> dtype;
+ * CK_DT_INVALID when unknown.  And the class a writer names for a dtype
+ * (NULL for dtypes that need _rebuild_tensor_v3 + UntypedStorage). */
+enum ck_dtype ck_pickle_storage_dtype(const char *name);
+const char *ck_pickle_storage_class(enum ck_dtype dt);
+
 /* Writer: protocol 2 data.pkl for torch.load (1.13 .. 2.x).
  * storage_key(ctx, storage_index) names the data/<key> record of a storage;
  * tensors are written with _rebuild_tensor_v2 (or _rebuild_parameter around it),

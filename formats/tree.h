@@ -11,7 +11,9 @@
  * Names are escaped so every key is reachable and the mapping is lossless:
  *   '%' -> %25, '/' -> %2F, control bytes -> %XX, "." -> %2E, ".." -> %2E%2E,
  *   an empty segment -> "%", and a key that is also a prefix of other keys
- *   (a.b beside a.b.c) lives inside its folder as the file "%self".
+ *   (a.b beside a.b.c) lives inside its folder as the file "%self".  Two keys
+ *   that would still land on one name (int 1 and str "1" in one dict) get a
+ *   suffix "%~N" on the later one, which the key does not include.
  */
 #ifndef CK_TREE_H
 #define CK_TREE_H
@@ -33,6 +35,7 @@ struct ck_node {
 	uint64_t ino;             /* stable inode number, never reused while mounted */
 	uint64_t order;           /* checkpoint order of the first leaf (sorting) */
 	int is_self;              /* the "%self" file of a key that is also a prefix */
+	struct ck_node *hnext;    /* borrowed: next in the tree's (parent, name) hash chain */
 };
 
 struct ck_tree {
@@ -42,8 +45,13 @@ struct ck_tree {
 	uint64_t next_ino;
 	uint64_t generation;      /* bumped on every change (cache invalidation, _report) */
 	size_t nchanges;          /* successful changes applied since build */
-	struct ck_node **deleted; /* owned: detached leaves, kept for _remap */
+	struct ck_node **deleted; /* owned: detached nodes, kept alive (open handles, _remap) */
 	size_t ndeleted, dcap;
+	struct ck_node **buckets; /* owned array: (parent, name) -> node chains */
+	size_t nbuckets, nhashed;
+	uint64_t next_order;
+	char **ops;               /* owned: every successful change, "op\tA[\tB]" (journal form) */
+	size_t nops, opcap;
 };
 
 /* Builds the tree of ck->root.  *out owned by caller (ck_tree_free). */
@@ -52,8 +60,10 @@ void ck_tree_free(struct ck_tree *t);
 
 /* Looks up a '/'-separated path relative to the root ("" or "/" is the root). */
 struct ck_node *ck_tree_lookup(const struct ck_tree *t, const char *path);
-/* Child of dir by escaped name, NULL if none (leaf dir: NULL). */
+/* Child of dir by escaped name, NULL if none (leaf dir: NULL).  Linear scan. */
 struct ck_node *ck_node_child(const struct ck_node *dir, const char *name);
+/* The same through the tree's hash: use this one in hot paths (FUSE lookup). */
+struct ck_node *ck_tree_child(const struct ck_tree *t, const struct ck_node *dir, const char *name);
 
 /* POSIX-like changes on escaped paths.  On failure nothing changed and err says why:
  * CK_ENOENT, CK_EEXIST, CK_ENOTEMPTY, CK_ENOTDIR, CK_EISDIR, CK_EINVAL, CK_EPERM. */
@@ -95,5 +105,11 @@ size_t ck_tree_ndeleted(const struct ck_tree *t);
 char *ck_name_escape(const char *seg, size_t len);
 /* Unescapes a file name into a raw segment (malloc'd, *len set); NULL if malformed. */
 char *ck_name_unescape(const char *name, size_t *len);
+
+/* Walks the tensor/plain leaves of a value tree in order with their display keys
+ * (nested container keys joined by sep; the root value itself has key "").
+ * Stops when cb returns non-zero and returns that.  key is borrowed for the call. */
+int ck_value_walk(const struct ck_value *root, char sep,
+		  int (*cb)(void *ctx, const char *key, const struct ck_value *leaf), void *ctx);
 
 #endif
