@@ -130,6 +130,11 @@ enum ck_vkind {
 struct ck_value {
 	enum ck_vkind kind;
 	unsigned refs;
+	/* pickle reader bookkeeping (0 elsewhere): container nesting below this
+	 * value, and "already inside a container", after which it may not change,
+	 * so the value graph can never get a cycle. */
+	uint16_t depth;
+	uint8_t sealed;
 	union {
 		int b;
 		int64_t i;
