@@ -109,7 +109,7 @@ static int parse(int argc, char **argv, struct args *a, int max_pos)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+fdo:", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fdo:", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': a->m.foreground = 1; break;
 		case 'd': a->m.debug = 1; a->m.foreground = 1; break;
