@@ -17,7 +17,8 @@ ck_err ck_reference_load(const char *path, struct ck_reference **out, struct ck_
 void ck_reference_free(struct ck_reference *r);
 
 /* The report of t against ref (ref NULL: what the checkpoint says about itself).
- * json != 0 gives the JSON form.  *ok set to 1 when status is ok.  malloc'd text. */
+ * json != 0 gives the JSON form.  *ok set to 1 when status is ok.  malloc'd text,
+ * NULL on ENOMEM.  Reads only keys, shapes and dtypes: safe to call after every change. */
 char *ck_report_text(const struct ck_tree *t, const struct ck_reference *ref, int json, int *ok);
 
 #endif
