@@ -4,7 +4,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=(build-essential cmake pkg-config libfuse3-dev fuse3 libzip-dev libcjson-dev check
-      python3-torch python3-numpy fuse-zip hyperfine attr)
+      python3-torch python3-numpy fuse-zip hyperfine attr time bc)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
