@@ -92,11 +92,15 @@ ck_err ck_journal_append(struct ck_journal *j, const char *op, const char *a, co
 		ck_buf_release(&line);
 		return ck_error_set(err, CK_ENOMEM, "%s: out of memory", j->path);
 	}
-	/* one write() so a crash tears at most this line */
+	/* one write() so a crash tears at most this line; a failed append is cut
+	 * back off so the refused change never reaches a replay */
+	off_t end = lseek(j->fd, 0, SEEK_END);
 	ck_err rc = write_all(j->fd, line.p, line.len, j->path, err);
 	ck_buf_release(&line);
 	if (!rc && fdatasync(j->fd) != 0)
 		rc = ck_error_errno(err, errno == ENOSPC ? CK_ENOSPC : CK_EIO, errno, "%s", j->path);
+	if (rc && end >= 0 && ftruncate(j->fd, end) == 0)
+		fdatasync(j->fd);
 	return rc;
 }
 

@@ -159,10 +159,7 @@ int ck_mount_change(struct ck_mount *m, const char *op, const char *a, const cha
 			ck_mount_log(LOG_DEBUG, "%s", err.msg);
 		return ck_err_errno(rc);
 	}
-	struct stat st = {0};
 	int fresh = !m->journal;
-	if (!fresh && stat(m->journal_path, &st) != 0)
-		st.st_size = -1;
 	rc = journal_ready(m, &err);
 	if (rc == CK_OK)
 		rc = ck_journal_append(m->journal, op, a, b, &err);
@@ -174,13 +171,10 @@ int ck_mount_change(struct ck_mount *m, const char *op, const char *a, const cha
 		return 0;
 	}
 
-	/* not durable, so not done: cut a torn line off the journal, put the tree back */
+	/* not durable, so not done (ck_journal_append cut its torn line): put the tree back */
 	ck_mount_log(LOG_ERR, "change refused: %s", err.msg);
-	if (fresh) {
+	if (fresh)
 		journal_reset(m);  /* the next change starts it again */
-	} else if (!fresh && st.st_size >= 0 && truncate(m->journal_path, st.st_size) != 0) {
-		ck_mount_log(LOG_ERR, "%s: %s", m->journal_path, strerror(errno));
-	}
 	struct ck_error e2;
 	if (rebuild_tree(m, &e2) != CK_OK)
 		ck_mount_log(LOG_ERR, "cannot undo %s %s: %s", op, a, e2.msg);
