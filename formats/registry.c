@@ -1,6 +1,15 @@
 /* registry.c — every format the library knows, cheapest probe first. */
 #include "ck.h"
 
+extern const struct ck_format ck_format_safetensors;
+extern const struct ck_format ck_format_hf;
+extern const struct ck_format ck_format_pytorch;
+extern const struct ck_format ck_format_pytorch_legacy;
+
 const struct ck_format *const ck_formats[] = {
+	&ck_format_safetensors,
+	&ck_format_hf,
+	&ck_format_pytorch,
+	&ck_format_pytorch_legacy,
 	NULL,
 };
