@@ -5,11 +5,13 @@ extern const struct ck_format ck_format_safetensors;
 extern const struct ck_format ck_format_hf;
 extern const struct ck_format ck_format_pytorch;
 extern const struct ck_format ck_format_pytorch_legacy;
+extern const struct ck_format ck_format_tf;
 
 const struct ck_format *const ck_formats[] = {
 	&ck_format_safetensors,
 	&ck_format_hf,
 	&ck_format_pytorch,
 	&ck_format_pytorch_legacy,
+	&ck_format_tf,
 	NULL,
 };
