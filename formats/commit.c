@@ -53,14 +53,17 @@ static const struct ck_format *output_format(const struct ck_ckpt *ck, const str
 		return f && f->write ? f : NULL;
 	}
 	if (o->output && o->always) {
+		/* convert/apply: OUT's name says the format */
 		const char *out = o->output;
-		if (ends_with(out, ".safetensors"))
-			f = format_named("safetensors");
-		else if (ends_with(out, ".bin") || ends_with(out, ".pt") || ends_with(out, ".pth") ||
-			 ends_with(out, ".th") || ends_with(out, ".ckpt"))
+		for (size_t i = 0; ck_formats[i] && !f; i++)
+			if (ck_formats[i]->write && *ck_formats[i]->ext && ends_with(out, ck_formats[i]->ext))
+				f = ck_formats[i];
+		if (!f && (ends_with(out, ".bin") || ends_with(out, ".pth") || ends_with(out, ".th") ||
+			   ends_with(out, ".ckpt")))
 			f = format_named("pytorch");
-		else if (ends_with(out, "/") || !strrchr(out, '.'))
-			f = format_named("hf");
+		const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+		if (!f && (!*base || !strchr(base, '.')))  /* a folder */
+			f = ck->fmt->write && !*ck->fmt->ext ? ck->fmt : format_named("hf");
 	}
 	if (!f || !f->write)
 		f = ck->fmt->write ? ck->fmt : format_named("pytorch");
@@ -89,6 +92,17 @@ ck_err ck_commit_output_path(const struct ck_ckpt *ck, const struct ck_commit_op
 	size_t n = strlen(src);
 	while (n > 1 && src[n - 1] == '/')
 		src[--n] = 0;
+	if (f->ext && !*f->ext) {
+		/* folder formats (HF, TF): NAME.remapped beside the folder, prefix or .index */
+		if (ends_with(src, ".index") && n > 6)
+			src[n -= 6] = 0;
+		size_t len = n + sizeof ".remapped";
+		*out = malloc(len);
+		if (*out)
+			snprintf(*out, len, "%s.remapped", src);
+		free(src);
+		return *out ? CK_OK : ck_error_set(err, CK_ENOMEM, "out of memory");
+	}
 	struct stat st;
 	int is_dir = stat(src, &st) == 0 && S_ISDIR(st.st_mode);
 	const char *base = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
