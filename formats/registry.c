@@ -6,6 +6,9 @@ extern const struct ck_format ck_format_hf;
 extern const struct ck_format ck_format_pytorch;
 extern const struct ck_format ck_format_pytorch_legacy;
 extern const struct ck_format ck_format_tf;
+extern const struct ck_format ck_format_gguf;
+extern const struct ck_format ck_format_npy;
+extern const struct ck_format ck_format_npz;
 
 const struct ck_format *const ck_formats[] = {
 	&ck_format_safetensors,
@@ -13,5 +16,8 @@ const struct ck_format *const ck_formats[] = {
 	&ck_format_pytorch,
 	&ck_format_pytorch_legacy,
 	&ck_format_tf,
+	&ck_format_gguf,
+	&ck_format_npy,
+	&ck_format_npz,
 	NULL,
 };
