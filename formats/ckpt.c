@@ -14,6 +14,7 @@
 
 #define CK_PROBE_BYTES 4096
 #define CK_GATHER_WINDOW (64 * 1024)
+#define CK_GATHER_WHOLE (8u << 20)  /* per call, freed before returning */
 
 const struct ck_format *ck_format_by_name(const char *name)
 {
@@ -246,12 +247,38 @@ ck_err ck_tensor_read(const struct ck_ckpt *ck, const struct ck_tensor *t, void 
 		return rc;
 	}
 
-	/* Strided view: walk C order; innermost runs are read through a window. */
+	/* Strided view: walk C order.  A view whose whole storage span is small
+	 * (most transposed matrices) is read once and gathered in memory; larger
+	 * ones read each innermost run through a bounded window. */
 	uint8_t *out = buf;
+	int last = t->ndim - 1;
+	uint64_t span = 1;
+	for (int i = 0; i < t->ndim; i++)
+		span += (uint64_t)(t->shape[i] - 1) * (uint64_t)t->stride[i]; /* bounded by ck_tensor_check */
+	uint64_t span_bytes = span * is;
+	if (span_bytes <= CK_GATHER_WHOLE) {
+		uint8_t *all = malloc(span_bytes ? span_bytes : 1);
+		if (!all)
+			return ck_error_set(err, CK_ENOMEM, "%s: out of memory", ck->path);
+		rc = ck_file_pread(f, all, (size_t)span_bytes, s->offset + (uint64_t)t->offset * is, err);
+		while (!rc && len) {
+			uint64_t e = off / is, within = off % is, rem = e, sidx = 0;
+			for (int i = last; i >= 0; i--) {
+				sidx += (rem % (uint64_t)t->shape[i]) * (uint64_t)t->stride[i];
+				rem /= (uint64_t)t->shape[i];
+			}
+			uint64_t n = is - within < len ? is - within : len;
+			memcpy(out, all + sidx * is + within, (size_t)n);
+			out += n, off += n, len -= (size_t)n;
+		}
+		free(all);
+		if (rc == CK_OK)
+			*got = (size_t)(out - (uint8_t *)buf);
+		return rc;
+	}
 	uint8_t *win = malloc(CK_GATHER_WINDOW);
 	if (!win)
 		return ck_error_set(err, CK_ENOMEM, "%s: out of memory", ck->path);
-	int last = t->ndim - 1;
 	rc = CK_OK;
 	while (len) {
 		uint64_t e = off / is, within = off % is;

@@ -101,10 +101,11 @@ static int st_scan(const char *hdr, size_t len, struct st_nums *ns)
 	struct ck_cursor c;
 	ck_cursor_init(&c, hdr, len);
 	ns->ctrl_at = SIZE_MAX;
-	while (ck_cursor_left(&c)) {
+	/* a failed take (a \u cut short) leaves bytes "left": stop on bad too */
+	while (ck_cursor_ok(&c) && ck_cursor_left(&c)) {
 		uint8_t ch = ck_cursor_u8(&c);
 		if (ch == '"') {
-			while (ck_cursor_left(&c)) {
+			while (ck_cursor_ok(&c) && ck_cursor_left(&c)) {
 				ch = ck_cursor_u8(&c);
 				if (ch == '"')
 					break;
