@@ -46,8 +46,14 @@ static const struct ck_format *output_format(const struct ck_ckpt *ck, const str
 	const struct ck_format *f = NULL;
 	if (o->format) {
 		f = format_named(o->format);
-		if (!f)
-			ck_error_set(err, CK_EUSAGE, "unknown output format '%s' (pytorch, safetensors, hf)", o->format);
+		if (!f) {
+			char names[256] = "";  /* the registry's writers, so the list never goes stale */
+			for (size_t i = 0; ck_formats[i]; i++)
+				if (ck_formats[i]->write && strcmp(ck_formats[i]->name, "pytorch-legacy") != 0)
+					snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+						 *names ? ", " : "", ck_formats[i]->name);
+			ck_error_set(err, CK_EUSAGE, "unknown output format '%s' (%s)", o->format, names);
+		}
 		else if (!f->write)
 			ck_error_set(err, CK_EUNSUP, "no writer for format '%s'", o->format);
 		return f && f->write ? f : NULL;
@@ -76,6 +82,10 @@ ck_err ck_commit_output_path(const struct ck_ckpt *ck, const struct ck_commit_op
 			     char **out, struct ck_error *err)
 {
 	*out = NULL;
+	/* first, so a bad --format is refused at mount time even with --output */
+	const struct ck_format *f = output_format(ck, o, err);
+	if (!f)
+		return err->code;
 	if (o->output) {
 		*out = strdup(o->output);
 		size_t n = *out ? strlen(*out) : 0;
@@ -83,9 +93,6 @@ ck_err ck_commit_output_path(const struct ck_ckpt *ck, const struct ck_commit_op
 			(*out)[--n] = 0;
 		return *out ? CK_OK : ck_error_set(err, CK_ENOMEM, "out of memory");
 	}
-	const struct ck_format *f = output_format(ck, o, err);
-	if (!f)
-		return err->code;
 	char *src = strdup(ck->path);
 	if (!src)
 		return ck_error_set(err, CK_ENOMEM, "out of memory");
@@ -218,6 +225,38 @@ static int same_file(const char *a, const char *b)
 	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* 1 if path is below folder dir (both resolved, so links and ".." do not hide it). */
+static int inside(const char *path, const char *dir)
+{
+	char *p = realpath(path, NULL), *d = realpath(dir, NULL);
+	size_t dl = d ? strlen(d) : 0;
+	int r = p && d && strncmp(p, d, dl) == 0 && (p[dl] == '/' || (dl == 1 && d[0] == '/'));
+	free(p);
+	free(d);
+	return r;
+}
+
+/* Refuses an output that is, or (with --force, which deletes the old output)
+ * holds, a source file; one that exists without force; one whose folder is missing. */
+static ck_err check_output(const struct ck_ckpt *ck, const char *out, int force, struct ck_error *err)
+{
+	for (size_t i = 0; i < ck->nfiles; i++)
+		if (same_file(out, ck->files[i].path) || same_file(out, ck->path) ||
+		    inside(ck->files[i].path, out))
+			return ck_error_set(err, CK_EINVAL, "%s: output would overwrite the source", out);
+	struct stat st;
+	if (!force && lstat(out, &st) == 0)
+		return ck_error_set(err, CK_EEXIST, "%s: output exists (use --force to replace it)", out);
+	char *copy = strdup(out);
+	if (!copy)
+		return ck_error_set(err, CK_ENOMEM, "out of memory");
+	int ok = stat(dirname(copy), &st) == 0 && S_ISDIR(st.st_mode);
+	free(copy);
+	if (!ok)
+		return ck_error_set(err, CK_ENOENT, "%s: the output's folder does not exist", out);
+	return CK_OK;
+}
+
 ck_err ck_commit(struct ck_ckpt *ck, struct ck_tree *t, const struct ck_commit_opts *o,
 		 char **out_path, struct ck_error *err)
 {
@@ -232,17 +271,10 @@ ck_err ck_commit(struct ck_ckpt *ck, struct ck_tree *t, const struct ck_commit_o
 	ck_err rc = ck_commit_output_path(ck, o, &out, err);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < ck->nfiles; i++) {
-		if (same_file(out, ck->files[i].path) || same_file(out, ck->path)) {
-			rc = ck_error_set(err, CK_EINVAL, "%s: output would overwrite the source", out);
-			goto done;
-		}
-	}
-	struct stat st;
-	if (!o->force && lstat(out, &st) == 0) {
-		rc = ck_error_set(err, CK_EEXIST, "%s: output exists (use --force to replace it)", out);
+	rc = check_output(ck, out, o->force, err);
+	if (rc)
 		goto done;
-	}
+	struct stat st;
 	rc = ck_tree_to_value(t, &root, err);
 	if (rc)
 		goto done;

@@ -25,7 +25,6 @@ ck_err ck_journal_append(struct ck_journal *j, const char *op, const char *a, co
 			 struct ck_error *err);
 /* Closes; remove != 0 unlinks the file (after a successful commit). */
 void ck_journal_close(struct ck_journal *j, int remove);
-const char *ck_journal_path(const struct ck_journal *j);
 
 /* Applies a remap file to t: a journal (replayed op by op) or a remap.json
  * written by ck_remap_write_json (per-key old -> new / deleted). */

@@ -116,11 +116,6 @@ void ck_journal_close(struct ck_journal *j, int remove)
 	free(j);
 }
 
-const char *ck_journal_path(const struct ck_journal *j)
-{
-	return j->path;
-}
-
 /* ---- replay ------------------------------------------------------------ */
 
 static ck_err apply_op(struct ck_tree *t, const char *op, const char *a, const char *b,

@@ -5,7 +5,6 @@
  * they hold blanks, quotes or control bytes, so each entry stays one line.
  */
 #include <cjson/cJSON.h>
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,34 +17,6 @@ static void add_shape(struct ck_buf *b, int ndim, const int64_t *shape)
 	for (int i = 0; i < ndim; i++)
 		ck_buf_printf(b, i ? ",%lld" : "%lld", (long long)shape[i]);
 	ck_buf_addc(b, ']');
-}
-
-/* The key as `shape` prints it: quoted only when it has blanks, quotes or controls. */
-static void add_key(struct ck_buf *b, const char *k, size_t len)
-{
-	int plain = len > 0;
-	for (size_t i = 0; i < len; i++)
-		if (isspace((unsigned char)k[i]) || (unsigned char)k[i] < 0x20 || k[i] == '\'' || k[i] == 0x7f)
-			plain = 0;
-	if (plain) {
-		ck_buf_add(b, k, len);
-		return;
-	}
-	ck_buf_addc(b, '\'');
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)k[i];
-		if (c == '\'' || c == '\\')
-			ck_buf_printf(b, "\\%c", c);
-		else if (c == '\n')
-			ck_buf_adds(b, "\\n");
-		else if (c == '\t')
-			ck_buf_adds(b, "\\t");
-		else if (c < 0x20 || c == 0x7f)
-			ck_buf_printf(b, "\\x%02x", c);
-		else
-			ck_buf_addc(b, c);
-	}
-	ck_buf_addc(b, '\'');
 }
 
 static void add_side(struct ck_buf *b, const struct ck_rside *x)
@@ -75,7 +46,7 @@ static char *render_text(const struct ck_rstate *s, int ok)
 	for (size_t i = 0; i < s->nmissing; i++) {
 		const struct ck_ref_entry *e = &s->ref->e[s->missing[i]];
 		ck_buf_adds(&b, "  ");
-		add_key(&b, e->key, e->len);
+		ck_key_quote(&b, e->key, e->len);
 		if (e->ndim >= 0) {
 			ck_buf_addc(&b, ' ');
 			add_shape(&b, e->ndim, e->shape);
@@ -86,7 +57,7 @@ static char *render_text(const struct ck_rstate *s, int ok)
 	for (size_t i = 0; i < s->nunexp; i++) {
 		const struct ck_ritem *it = &s->it[s->unexp[i]];
 		ck_buf_adds(&b, "  ");
-		add_key(&b, it->key, it->len);
+		ck_key_quote(&b, it->key, it->len);
 		ck_buf_addc(&b, ' ');
 		add_shape(&b, it->ndim, it->shape);
 		ck_buf_addc(&b, '\n');
@@ -95,7 +66,7 @@ static char *render_text(const struct ck_rstate *s, int ok)
 	for (size_t i = 0; i < s->nmis; i++) {
 		const struct ck_rmis *m = &s->mis[i];
 		ck_buf_adds(&b, "  ");
-		add_key(&b, m->key, strlen(m->key));
+		ck_key_quote(&b, m->key, strlen(m->key));
 		ck_buf_adds(&b, " checkpoint");
 		add_side(&b, &m->ck);
 		ck_buf_printf(&b, " %s", m->label);

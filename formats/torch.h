@@ -1,7 +1,7 @@
 /*
  * torch.h — pieces the PyTorch readers (zip and legacy) and the writer share:
- * storage class names, persistent ids, a string -> index map, and the walk
- * that checks every tensor view against its storage.  Internal to formats/.
+ * persistent ids, a string -> index map, and the walk that checks every
+ * tensor view against its storage.  Internal to formats/.
  */
 #ifndef CK_TORCH_H
 #define CK_TORCH_H
@@ -11,12 +11,6 @@
 /* Caps on what a hostile file can make us allocate. */
 #define CK_TORCH_MAX_STORAGES (1u << 22)
 #define CK_TORCH_MAX_PICKLE ((uint64_t)1 << 30)
-
-/* "FloatStorage" -> CK_DT_F32 (formats.md §2.2); UntypedStorage -> CK_DT_U8.
- * CK_DT_INVALID when the name is not a storage class. */
-enum ck_dtype ck_torch_storage_dtype(const char *name);
-/* The inverse for writers: CK_DT_F32 -> "FloatStorage"; NULL when none exists. */
-const char *ck_torch_storage_class(enum ck_dtype dt);
 
 /* A persistent id ('storage', cls, key, location, numel[, view_metadata]),
  * fields borrowed from the pid value. */

@@ -1,7 +1,7 @@
 /*
  * torch_common.c — what the PyTorch zip reader, the legacy reader and the
- * writer share: the storage-class table of formats.md §2.2, persistent-id
- * parsing, a small string map, and the walk that checks every tensor view.
+ * writer share: persistent-id parsing (the storage-class table is pickle.h's),
+ * a small string map, and the walk that checks every tensor view.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,42 +9,10 @@
 #include <string.h>
 
 #include "buf.h"
+#include "pickle.h"
 #include "torch.h"
 
 #define WALK_MAX_DEPTH 512
-
-static const struct {
-	const char *name;
-	enum ck_dtype dt;
-} storage_classes[] = {
-	{"FloatStorage", CK_DT_F32}, {"DoubleStorage", CK_DT_F64},
-	{"HalfStorage", CK_DT_F16}, {"BFloat16Storage", CK_DT_BF16},
-	{"LongStorage", CK_DT_I64}, {"IntStorage", CK_DT_I32},
-	{"ShortStorage", CK_DT_I16}, {"CharStorage", CK_DT_I8},
-	{"ByteStorage", CK_DT_U8}, {"BoolStorage", CK_DT_BOOL},
-	{"ComplexFloatStorage", CK_DT_C64}, {"ComplexDoubleStorage", CK_DT_C128},
-	{"QInt8Storage", CK_DT_QINT8}, {"QUInt8Storage", CK_DT_QUINT8},
-	{"QInt32Storage", CK_DT_QINT32},
-	/* bytes; the tensor's own dtype comes from _rebuild_tensor_v3 */
-	{"UntypedStorage", CK_DT_U8},
-};
-
-enum ck_dtype ck_torch_storage_dtype(const char *name)
-{
-	for (size_t i = 0; i < sizeof storage_classes / sizeof storage_classes[0]; i++)
-		if (strcmp(storage_classes[i].name, name) == 0)
-			return storage_classes[i].dt;
-	return CK_DT_INVALID;
-}
-
-const char *ck_torch_storage_class(enum ck_dtype dt)
-{
-	/* the first match, so U8 maps to ByteStorage, not UntypedStorage */
-	for (size_t i = 0; i < sizeof storage_classes / sizeof storage_classes[0]; i++)
-		if (storage_classes[i].dt == dt)
-			return storage_classes[i].name;
-	return NULL;
-}
 
 static int as_u64(const struct ck_value *v, uint64_t *out)
 {
@@ -73,7 +41,7 @@ ck_err ck_torch_pid_parse(const char *path, const struct ck_value *pid, int nfie
 	const struct ck_value *cls = it[1];
 	if (cls->kind != CK_V_GLOBAL)
 		return ck_error_set(err, CK_EFORMAT, "%s: storage type is not a class", path);
-	out->dtype = ck_torch_storage_dtype(cls->u.g.name);
+	out->dtype = ck_pickle_storage_dtype(cls->u.g.name);
 	if (out->dtype == CK_DT_INVALID || strncmp(cls->u.g.module, "torch", 5) != 0)
 		return ck_error_set(err, CK_EUNSUP, "%s: unsupported storage type '%s.%s'", path,
 				    cls->u.g.module, cls->u.g.name);

@@ -168,10 +168,15 @@ void ck_tree_free(struct ck_tree *t)
 
 /* ---- building ------------------------------------------------------------ */
 
+/* Folders a key may nest (segments plus containers): the tree's walks recurse,
+ * so a hostile key of a million dots must not become a million folders. */
+#define CK_TREE_MAX_DEPTH 4096
+
 struct build {
 	struct ck_tree *t;
 	struct ck_error *err;
-	int depth;
+	int depth;   /* containers nested */
+	int level;   /* folder depth of the folder being filled */
 };
 
 static int is_container(const struct ck_value *v)
@@ -239,6 +244,8 @@ static ck_err add_items(struct build *b, struct ck_node *dir, struct ck_value *c
 	if (++b->depth > 1000)
 		return ck_error_set(b->err, CK_ELIMIT, "%s: containers nested too deeply", b->t->ck->path);
 	ck_err rc = CK_OK;
+	const int level = b->level;
+	b->level = level + 1;   /* where the next value lands, unless a key splits deeper */
 	if (c->kind == CK_V_DICT) {
 		for (size_t i = 0; i < c->u.dict.n && !rc; i++) {
 			struct ck_value *k = c->u.dict.keys[i];
@@ -253,7 +260,10 @@ static ck_err add_items(struct build *b, struct ck_node *dir, struct ck_value *c
 			/* split the dotted key into namespace folders */
 			struct ck_node *d = dir;
 			const char *s = k->u.s.p, *end = s + k->u.s.len;
-			for (;;) {
+			for (b->level = level + 1;; b->level++) {
+				if (b->level > CK_TREE_MAX_DEPTH)
+					return ck_error_set(b->err, CK_ELIMIT, "%s: a key nests deeper than %d folders",
+							    b->t->ck->path, CK_TREE_MAX_DEPTH);
 				const char *dot = memchr(s, b->t->sep, (size_t)(end - s));
 				char *nm = ck_name_escape(s, (size_t)((dot ? dot : end) - s));
 				if (!nm)
@@ -261,6 +271,7 @@ static ck_err add_items(struct build *b, struct ck_node *dir, struct ck_value *c
 				if (!dot) {
 					rc = add_value(b, d, nm, k, c->u.dict.vals[i]);
 					free(nm);
+					b->level = level + 1;
 					break;
 				}
 				d = ns_dir(b, d, nm);
@@ -282,6 +293,7 @@ static ck_err add_items(struct build *b, struct ck_node *dir, struct ck_value *c
 		}
 	}
 	b->depth--;
+	b->level = level;
 	return rc;
 }
 
@@ -433,6 +445,58 @@ struct ck_node *ck_tree_lookup(const struct ck_tree *t, const char *path)
 
 /* ---- changes ------------------------------------------------------------- */
 
+/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF): a
+ * new key outside it would be written as a str no reader (torch.load,
+ * safetensors, ours) accepts back. */
+static int utf8_ok(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned c = p[i];
+		size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+			   : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+		if (!len || len > n - i)
+			return 0;
+		uint32_t cp = len == 1 ? c : c & (0x7Fu >> len);
+		for (size_t k = 1; k < len; k++) {
+			if ((p[i + k] & 0xC0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i + k] & 0x3Fu);
+		}
+		if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+/* The "%~N" tail that tells apart two names of one key, or NULL. */
+static const char *dup_suffix(const char *name)
+{
+	const char *p = strrchr(name, '%');
+	if (!p || p[1] != '~' || !p[2])
+		return NULL;
+	for (const char *q = p + 2; *q; q++)
+		if (*q < '0' || *q > '9')
+			return NULL;
+	return p;
+}
+
+/* 1 if name is the one spelling ck_name_escape gives raw (plus a "%~N" tail):
+ * "%41" beside "A" would be two files of one key, and a raw tab or newline
+ * would tear the journal's lines.  A bare "%~N" is apply's parking name. */
+static int canonical_name(const char *name, const char *raw, size_t rawlen)
+{
+	const char *suf = dup_suffix(name);
+	size_t n = suf ? (size_t)(suf - name) : strlen(name);
+	if (suf && n == 0)
+		return 1;
+	char *esc = ck_name_escape(raw, rawlen);
+	int ok = esc && strlen(esc) == n && memcmp(esc, name, n) == 0;
+	free(esc);
+	return ok;
+}
+
 static ck_err split_parent(const struct ck_tree *t, const char *path, struct ck_node **dir,
 			   char **name, struct ck_error *err)
 {
@@ -449,7 +513,7 @@ static ck_err split_parent(const struct ck_tree *t, const char *path, struct ck_
 	*name = strndup(last, len);
 	if (!*name)
 		return ck_error_set(err, CK_ENOMEM, "out of memory");
-	size_t rawlen;
+	size_t rawlen = 0;
 	char *raw = strcmp(*name, CK_SELF) == 0 ? strdup("") : ck_name_unescape(*name, &rawlen);
 	if (!raw || strcmp(*name, ".") == 0 || strcmp(*name, "..") == 0) {
 		free(raw);
@@ -457,7 +521,21 @@ static ck_err split_parent(const struct ck_tree *t, const char *path, struct ck_
 		*name = NULL;
 		return ck_error_set(err, CK_EINVAL, "'%s': not a valid escaped key name", path);
 	}
+	int ok = utf8_ok((const unsigned char *)raw, rawlen);
+	int canon = strcmp(*name, CK_SELF) == 0 || canonical_name(*name, raw, rawlen);
 	free(raw);
+	if (!ok) {
+		free(*name);
+		*name = NULL;
+		return ck_error_set(err, CK_EINVAL, "'%s': the new key is not valid UTF-8", path);
+	}
+	if (!canon) {
+		free(*name);
+		*name = NULL;
+		/* EPERM, not EINVAL: mv(1) reads EINVAL as "a folder into itself" */
+		return ck_error_set(err, CK_EPERM, "'%s': not spelled as ckptfs escapes a key "
+				    "('%%' '/' and control bytes as %%XX, nothing else)", path);
+	}
 	return CK_OK;
 }
 
@@ -509,6 +587,11 @@ ck_err ck_tree_rename(struct ck_tree *t, const char *from, const char *to, struc
 		goto done;
 	if (src->kind == CK_NODE_DIR && is_ancestor(src, dir)) {
 		rc = ck_error_set(err, CK_EINVAL, "'%s': cannot move a folder into itself", from);
+		goto done;
+	}
+	if (dup_suffix(name) && dup_suffix(name) != name && strcmp(name, src->name) != 0) {
+		/* "%~N" only keeps apart keys the source had twice; a new one would be a duplicate */
+		rc = ck_error_set(err, CK_EPERM, "'%s': a name ending in %%~N must keep the moved one's name", to);
 		goto done;
 	}
 	if (strcmp(name, CK_SELF) == 0 && src->kind == CK_NODE_DIR) {
@@ -589,6 +672,10 @@ ck_err ck_tree_mkdir(struct ck_tree *t, const char *path, struct ck_error *err)
 	if (strcmp(name, CK_SELF) == 0) {
 		free(name);
 		return ck_error_set(err, CK_EINVAL, "'%s': %s is reserved for a key's own value", path, CK_SELF);
+	}
+	if (dup_suffix(name)) {
+		free(name);
+		return ck_error_set(err, CK_EPERM, "'%s': %%~N is reserved for keys the source has twice", path);
 	}
 	if (hash_get(t, dir, name)) {
 		free(name);

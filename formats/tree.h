@@ -101,6 +101,11 @@ char *ck_tree_shape_text(const struct ck_tree *t, const struct ck_node *dir);
 /* Deleted leaves (detached) are kept here so _remap can list them. */
 size_t ck_tree_ndeleted(const struct ck_tree *t);
 
+struct ck_buf;
+/* Appends key (len bytes) as `shape`, `_remap` and `_report` print it: as is,
+ * or a Python string literal when empty or holding blanks, quotes or controls. */
+void ck_key_quote(struct ck_buf *b, const char *key, size_t len);
+
 /* Escapes one raw key segment into a file name (malloc'd). */
 char *ck_name_escape(const char *seg, size_t len);
 /* Unescapes a file name into a raw segment (malloc'd, *len set); NULL if malformed. */

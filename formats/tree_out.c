@@ -91,13 +91,21 @@ char *ck_name_unescape(const char *name, size_t *len)
 
 /* ---- keys and paths ------------------------------------------------------ */
 
-/* Appends the unescaped segments from base (exclusive) down to n. */
+/* Appends the unescaped segments from base (exclusive) down to n.  The chain
+ * is as deep as the key has segments (no cap: a cut would drop the top ones). */
 static void key_append(struct ck_buf *b, const struct ck_node *n, const struct ck_node *base, char sep)
 {
-	const struct ck_node *chain[1024];
 	size_t depth = 0;
 	for (const struct ck_node *x = n; x && x != base && x->parent; x = x->parent)
-		if (!x->is_self && depth < sizeof chain / sizeof chain[0])
+		depth++;
+	const struct ck_node **chain = malloc((depth ? depth : 1) * sizeof *chain);
+	if (!chain) {
+		b->oom = 1;
+		return;
+	}
+	depth = 0;
+	for (const struct ck_node *x = n; x && x != base && x->parent; x = x->parent)
+		if (!x->is_self)
 			chain[depth++] = x;
 	int first = 1;
 	while (depth--) {
@@ -113,6 +121,7 @@ static void key_append(struct ck_buf *b, const struct ck_node *n, const struct c
 		free(raw);
 		first = 0;
 	}
+	free(chain);
 }
 
 static int under(const struct ck_node *base, const struct ck_node *n)
@@ -213,19 +222,19 @@ ck_err ck_tree_leaves(const struct ck_tree *t, const struct ck_node *dir,
 
 /* ---- shape, _remap, changed ------------------------------------------------ */
 
-static void key_quoted(struct ck_buf *b, const char *k)
+void ck_key_quote(struct ck_buf *b, const char *k, size_t len)
 {
-	int plain = *k != 0;
-	for (const char *p = k; *p; p++)
-		if (isspace((unsigned char)*p) || (unsigned char)*p < 0x20 || *p == '\'')
+	int plain = len > 0;
+	for (size_t i = 0; i < len; i++)
+		if (isspace((unsigned char)k[i]) || (unsigned char)k[i] < 0x20 || k[i] == '\'' || k[i] == 0x7f)
 			plain = 0;
 	if (plain) {
-		ck_buf_adds(b, k);
+		ck_buf_add(b, k, len);
 		return;
 	}
 	ck_buf_addc(b, '\'');
-	for (const char *p = k; *p; p++) {
-		unsigned char c = (unsigned char)*p;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)k[i];
 		if (c == '\'' || c == '\\')
 			ck_buf_printf(b, "\\%c", c);
 		else if (c == '\n')
@@ -238,6 +247,12 @@ static void key_quoted(struct ck_buf *b, const char *k)
 			ck_buf_addc(b, c);
 	}
 	ck_buf_addc(b, '\'');
+}
+
+/* NUL-terminated keys of the tree. */
+static void key_quoted(struct ck_buf *b, const char *k)
+{
+	ck_key_quote(b, k, strlen(k));
 }
 
 char *ck_tree_shape_text(const struct ck_tree *t, const struct ck_node *dir)
@@ -341,6 +356,7 @@ char *ck_tree_remap_text(const struct ck_tree *t)
 struct entry {
 	uint64_t order;
 	struct ck_value *key, *val;
+	const struct ck_node *node;   /* where it came from, to name it in an error */
 };
 
 struct entries {
@@ -348,7 +364,8 @@ struct entries {
 	size_t n, cap;
 };
 
-static ck_err build_container(const struct ck_tree *t, const struct ck_node *c, struct ck_value **out);
+static ck_err build_container(const struct ck_tree *t, const struct ck_node *c, struct ck_value **out,
+			      struct ck_error *err);
 
 static int parse_int(const char *s, int64_t *out)
 {
@@ -382,12 +399,12 @@ static struct ck_value *make_key(const struct ck_value *c, const struct ck_node 
 }
 
 static ck_err collect_entries(const struct ck_tree *t, const struct ck_node *c, const struct ck_node *d,
-			      struct entries *es)
+			      struct entries *es, struct ck_error *err)
 {
 	for (size_t i = 0; i < d->nkids; i++) {
 		const struct ck_node *k = d->kids[i];
 		if (k->kind == CK_NODE_DIR && !k->value) {
-			ck_err rc = collect_entries(t, c, k, es);
+			ck_err rc = collect_entries(t, c, k, es, err);
 			if (rc)
 				return rc;
 			continue;
@@ -406,6 +423,7 @@ static ck_err collect_entries(const struct ck_tree *t, const struct ck_node *c, 
 		int single = k->parent == c;
 		struct entry *e = &es->v[es->n];
 		e->order = k->order;
+		e->node = k;
 		e->key = make_key(c->value, k, key, single);
 		free(key);
 		e->val = NULL;
@@ -414,7 +432,7 @@ static ck_err collect_entries(const struct ck_tree *t, const struct ck_node *c, 
 			if (k->kind == CK_NODE_LEAF)
 				e->val = ck_value_ref(k->value);
 			else
-				rc = build_container(t, k, &e->val);
+				rc = build_container(t, k, &e->val, err);
 		}
 		es->n++;
 		if (rc)
@@ -441,18 +459,74 @@ static int is_dense_index(struct entries *es)
 	for (size_t i = 0; i < es->n; i++)
 		if (es->v[i].key->kind != CK_V_INT || es->v[i].key->u.i < 0 || (uint64_t)es->v[i].key->u.i >= es->n)
 			return 0;
-	qsort(es->v, es->n, sizeof *es->v, by_index);
+	if (es->n)   /* es->v is NULL for an empty folder; qsort wants a pointer */
+		qsort(es->v, es->n, sizeof *es->v, by_index);
 	for (size_t i = 0; i < es->n; i++)
 		if ((size_t)es->v[i].key->u.i != i)
 			return 0;
 	return 1;
 }
 
-static ck_err build_container(const struct ck_tree *t, const struct ck_node *c, struct ck_value **out)
+struct keytext {
+	enum ck_vkind kind;
+	const char *text;   /* borrowed (str keys) or owned */
+	size_t len;
+	char *owned;
+	const struct entry *e;
+};
+
+static int by_keytext(const void *a, const void *b)
+{
+	const struct keytext *x = a, *y = b;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	int c = memcmp(x->text, y->text, x->len < y->len ? x->len : y->len);
+	return c ? c : x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* Two entries of one key would silently become one when written, so refuse.
+ * A change makes them by putting a key where its spelling already is (a file
+ * "a.b" beside the folders a/b).  Sorting by (kind, text) finds them in n log n. */
+static ck_err check_unique(const struct ck_tree *t, const struct entries *es, struct ck_error *err)
+{
+	if (es->n < 2)
+		return CK_OK;
+	struct keytext *k = calloc(es->n, sizeof *k);
+	if (!k)
+		return CK_ENOMEM;
+	ck_err rc = CK_OK;
+	for (size_t i = 0; i < es->n && !rc; i++) {
+		const struct ck_value *key = es->v[i].key;
+		k[i] = (struct keytext){.kind = key->kind, .e = &es->v[i]};
+		if (key->kind == CK_V_STR)
+			k[i].text = key->u.s.p, k[i].len = key->u.s.len;
+		else if ((k[i].text = k[i].owned = ck_value_text(key)))
+			k[i].len = strlen(k[i].text);
+		else
+			rc = CK_ENOMEM;
+	}
+	if (!rc)
+		qsort(k, es->n, sizeof *k, by_keytext);
+	for (size_t i = 1; i < es->n && !rc; i++) {
+		if (by_keytext(&k[i - 1], &k[i]) != 0)
+			continue;
+		char *key = ck_node_key(t, k[i].e->node, NULL);
+		rc = ck_error_set(err, CK_EEXIST, "%s: two entries would be saved as the key '%s'; rename one",
+				  t->ck->path, key ? key : k[i].text);
+		free(key);
+	}
+	for (size_t i = 0; i < es->n; i++)
+		free(k[i].owned);
+	free(k);
+	return rc;
+}
+
+static ck_err build_container(const struct ck_tree *t, const struct ck_node *c, struct ck_value **out,
+			      struct ck_error *err)
 {
 	struct entries es = {0};
 	struct ck_value *v = NULL;
-	ck_err rc = collect_entries(t, c, c, &es);
+	ck_err rc = collect_entries(t, c, c, &es, err);
 	if (rc)
 		goto done;
 	enum ck_vkind kind = c->value ? c->value->kind : CK_V_DICT;
@@ -460,6 +534,8 @@ static ck_err build_container(const struct ck_tree *t, const struct ck_node *c, 
 		kind = CK_V_DICT;
 	else if (kind == CK_V_DICT && es.n)
 		qsort(es.v, es.n, sizeof *es.v, by_entry_order);
+	if (kind == CK_V_DICT && (rc = check_unique(t, &es, err)))
+		goto done;
 	v = ck_value_new(kind);
 	if (!v) {
 		rc = CK_ENOMEM;
@@ -502,10 +578,10 @@ ck_err ck_tree_to_value(const struct ck_tree *t, struct ck_value **out, struct c
 		*out = ck_value_ref(r->kids[0]->value); /* a checkpoint that is one tensor */
 		return CK_OK;
 	}
-	ck_err rc = build_container(t, r, out);
-	if (rc)
+	ck_err rc = build_container(t, r, out, err);
+	if (rc == CK_ENOMEM)
 		return ck_error_set(err, rc, "%s: out of memory rebuilding the checkpoint", t->ck->path);
-	return CK_OK;
+	return rc;
 }
 
 /* ---- walking a value tree -------------------------------------------------- */

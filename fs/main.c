@@ -31,7 +31,7 @@ static const char usage_text[] =
 	"  -o ro              read-only: renames and deletes fail with EROFS, nothing is committed\n"
 	"  -o OPT[,OPT...]    other FUSE mount options, passed through\n"
 	"  --output PATH      where the commit writes (default: beside the source, STEM.remapped.EXT)\n"
-	"  --format FMT       output format: pytorch, safetensors (default: the input's)\n"
+	"  --format FMT       output format: pytorch, safetensors, hf, tf, gguf, npz, npy (default: the input's)\n"
 	"  --reference REF    compare with REF in _report (a checkpoint, or lines `KEY [d1,d2]`)\n"
 	"  --remap FILE       start with a recorded remap (remap.json or journal) applied\n"
 	"  --force            allow the commit to replace an existing output\n"
@@ -39,11 +39,12 @@ static const char usage_text[] =
 	"\n"
 	"exit status: 0 ok, 1 input or commit error, 2 usage, 3 report incompatible\n";
 
+/* One line, like every other error, so scripts can show it as is. */
 static int usage_error(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "ckptfs: ");
 	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry 'ckptfs --help'.\n");
+	fprintf(stderr, " (see 'ckptfs --help')\n");
 	return EXIT_USAGE;
 }
 
@@ -109,7 +110,8 @@ static int parse(int argc, char **argv, struct args *a, int max_pos)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "fdo:", long_opts, NULL)) != -1) {
+	/* the leading ':' makes a missing argument ':' rather than '?' */
+	while ((c = getopt_long(argc, argv, ":fdo:", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': a->m.foreground = 1; break;
 		case 'd': a->m.debug = 1; a->m.foreground = 1; break;
@@ -128,10 +130,12 @@ static int parse(int argc, char **argv, struct args *a, int max_pos)
 		case OPT_JSON: a->json = 1; break;
 		case OPT_HELP: fputs(usage_text, stdout); return 0;
 		case OPT_VERSION: printf("ckptfs %s\n", CK_VERSION); return 0;
+		case ':':
+			return usage_error("option '%s' needs an argument", argv[optind - 1]);
 		case '?':
 		default:
 			if (optopt && optopt < 256)
-				return usage_error("unknown option '-%c'", (char[]){(char)optopt, 0});
+				return usage_error("unknown option '-%s'", (char[]){(char)optopt, 0});
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
@@ -159,6 +163,18 @@ static int open_tree(const char *path, struct ck_ckpt **ck, struct ck_tree **t, 
 	return rc;
 }
 
+/* Prints and frees a text the library built; NULL means it ran out of memory. */
+static int put_text(const char *path, char *s, int rc)
+{
+	if (!s) {
+		fprintf(stderr, "ckptfs: %s: out of memory\n", path);
+		return EXIT_INPUT;
+	}
+	fputs(s, stdout);
+	free(s);
+	return rc;
+}
+
 static int cmd_ls(struct args *a)
 {
 	struct ck_error err;
@@ -166,15 +182,7 @@ static int cmd_ls(struct args *a)
 	struct ck_tree *t;
 	if (open_tree(a->pos[0], &ck, &t, &err))
 		return input_error(&err);
-	char *s = ck_tree_shape_text(t, t->root);
-	int rc = 0;
-	if (!s) {
-		fprintf(stderr, "ckptfs: %s: out of memory\n", a->pos[0]);
-		rc = EXIT_INPUT;
-	} else {
-		fputs(s, stdout);
-	}
-	free(s);
+	int rc = put_text(a->pos[0], ck_tree_shape_text(t, t->root), 0);
 	ck_tree_free(t);
 	ck_ckpt_free(ck);
 	return rc;
@@ -194,14 +202,7 @@ static int cmd_report(struct args *a)
 	}
 	int ok = 0;
 	char *s = ck_report_text(t, ref, a->json, &ok);
-	int rc = ok ? 0 : EXIT_INCOMPATIBLE;
-	if (!s) {
-		fprintf(stderr, "ckptfs: %s: out of memory\n", a->pos[0]);
-		rc = EXIT_INPUT;
-	} else {
-		fputs(s, stdout);
-	}
-	free(s);
+	int rc = put_text(a->pos[0], s, ok ? 0 : EXIT_INCOMPATIBLE);
 	ck_reference_free(ref);
 	ck_tree_free(t);
 	ck_ckpt_free(ck);

@@ -236,10 +236,50 @@ static int journal_has_changes(const char *path)
 	return lines >= 2;
 }
 
+/* The resolved folder that would hold path (malloc'd); NULL if it does not exist. */
+static char *parent_dir_real(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
+	char *real = dir ? realpath(dir, NULL) : NULL;
+	free(dir);
+	return real;
+}
+
+/* 1 if the resolved path is dir or below it. */
+static int is_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	return strncmp(path, dir, n) == 0 && (path[n] == 0 || path[n] == '/' || strcmp(dir, "/") == 0);
+}
+
+/* The output's folder must exist (else the mistake shows only at unmount) and
+ * lie outside the mount point: the journal beside the output is written while
+ * mounted, from inside a change, and writing through our own mount deadlocks. */
+static int output_folder_ok(const char *out, const char *shown, const char *mountpoint)
+{
+	char *odir = parent_dir_real(out), *mdir = realpath(mountpoint, NULL);
+	int ok = odir && !(mdir && is_under(odir, mdir));
+	if (!odir)
+		fprintf(stderr, "ckptfs: %s: the output's folder does not exist\n", shown);
+	else if (!ok)
+		fprintf(stderr, "ckptfs: %s: the output cannot be inside the mount point\n", shown);
+	free(odir);
+	free(mdir);
+	return ok;
+}
+
 static int same_file(const char *a, const char *b)
 {
 	struct stat sa, sb;
 	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Where the changes of a failed commit are: the journal once a change was
+ * journaled, else (only --remap's changes) the remap file; NULL if neither. */
+static const char *changes_kept_in(const struct ck_mount *m)
+{
+	return m->journal ? m->journal_path : m->remap_abs;
 }
 
 /* Leaves "status N" and "output PATH" / "error MSG" in the folder `ckptfs umount` named. */
@@ -269,8 +309,8 @@ static void write_status(struct ck_mount *m, int status, const char *output, con
 		fprintf(f, "output %s\n", output);
 	if (error)
 		fprintf(f, "error %s\n", error);
-	if (m->journal_path && status != 0)
-		fprintf(f, "journal %s\n", m->journal_path);
+	if (changes_kept_in(m) && status != 0)
+		fprintf(f, "journal %s\n", changes_kept_in(m));
 	if (fclose(f) != 0 || rename(tmp, fin) != 0)
 		ck_mount_log(LOG_ERR, "%s: %s", fin, strerror(errno));
 	free(dir);
@@ -291,9 +331,9 @@ static int finish(struct ck_mount *m)
 	ck_err rc = ck_commit(m->ck, m->tree, &m->copts, &out, &err);
 	if (rc != CK_OK) {
 		ck_mount_log(LOG_ERR, "commit failed: %s", err.msg);
-		if (m->journal_path)
+		if (changes_kept_in(m))
 			ck_mount_log(LOG_ERR, "changes are kept in %s; recover with: ckptfs apply %s --remap %s -o OUT",
-			       m->journal_path, m->src_abs, m->journal_path);
+				     changes_kept_in(m), m->src_abs, changes_kept_in(m));
 		write_status(m, 1, NULL, err.msg);
 		free(out);
 		return 1;
@@ -334,59 +374,11 @@ static void mount_release(struct ck_mount *m)
 	pthread_mutex_destroy(&m->notify_mu);
 }
 
-/* Opens everything the mount serves; prints the reason and returns 1 on failure. */
-static int mount_prepare(struct ck_mount *m, const struct ck_mount_opts *o)
+/* Finds, locks and (when continuing a session) opens the journal; prints the
+ * reason and returns 1 on failure. */
+static int journal_prepare(struct ck_mount *m, const struct ck_mount_opts *o)
 {
 	struct ck_error err = {0};
-	struct stat st;
-	if (stat(o->mountpoint, &st) != 0) {
-		fprintf(stderr, "ckptfs: %s: %s\n", o->mountpoint, strerror(errno));
-		return 1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "ckptfs: %s: mount point is not a folder\n", o->mountpoint);
-		return 1;
-	}
-	if (!(m->src_abs = abs_path(o->checkpoint)) || (o->remap && !(m->remap_abs = abs_path(o->remap)))) {
-		fprintf(stderr, "ckptfs: %s: %s\n", o->checkpoint, strerror(errno ? errno : ENOMEM));
-		return 1;
-	}
-	if (ck_ckpt_open(m->src_abs, &m->ck, &err) != CK_OK) {
-		print_err(&err, m->src_abs, o->checkpoint);
-		return 1;
-	}
-	if (ck_tree_build(m->ck, &m->tree, &err) != CK_OK) {
-		print_err(&err, m->src_abs, o->checkpoint);
-		return 1;
-	}
-	if (o->reference && ck_reference_load(o->reference, &m->ref, &err) != CK_OK) {
-		fprintf(stderr, "ckptfs: %s\n", err.msg);
-		return 1;
-	}
-	if (m->remap_abs && ck_remap_apply_file(m->tree, m->remap_abs, &err) != CK_OK) {
-		print_err(&err, m->remap_abs, o->remap);
-		return 1;
-	}
-	m->nseed = m->tree->nops;
-	if (ck_mount_reindex(m) != CK_OK) {
-		fprintf(stderr, "ckptfs: %s: out of memory\n", o->checkpoint);
-		return 1;
-	}
-	m->copts = (struct ck_commit_opts){.output = o->output, .format = o->format, .force = o->force};
-	char *out = NULL;
-	if (ck_commit_output_path(m->ck, &m->copts, &out, &err) != CK_OK) {
-		fprintf(stderr, "ckptfs: %s\n", err.msg);
-		return 1;
-	}
-	m->out_path = abs_path(out);
-	free(out);
-	if (!m->out_path) {
-		fprintf(stderr, "ckptfs: %s\n", strerror(errno ? errno : ENOMEM));
-		return 1;
-	}
-	m->copts.output = m->out_path;  /* absolute: the daemon runs in / */
-	if (m->read_only)
-		return 0;
 	if (!(m->journal_path = journal_path_for(m->out_path))) {
 		fprintf(stderr, "ckptfs: %s: no writable place for the journal\n", m->out_path);
 		return 1;
@@ -430,6 +422,66 @@ static int mount_prepare(struct ck_mount *m, const struct ck_mount_opts *o)
 	return 0;
 }
 
+/* Opens everything the mount serves; prints the reason and returns the exit
+ * status on failure (2 for a usage error, 1 otherwise), 0 when ready. */
+static int mount_prepare(struct ck_mount *m, const struct ck_mount_opts *o)
+{
+	struct ck_error err = {0};
+	struct stat st;
+	if (stat(o->mountpoint, &st) != 0) {
+		fprintf(stderr, "ckptfs: %s: %s\n", o->mountpoint, strerror(errno));
+		return 1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "ckptfs: %s: mount point is not a folder\n", o->mountpoint);
+		return 1;
+	}
+	if (!(m->src_abs = abs_path(o->checkpoint)) || (o->remap && !(m->remap_abs = abs_path(o->remap)))) {
+		fprintf(stderr, "ckptfs: %s: %s\n", o->checkpoint, strerror(errno ? errno : ENOMEM));
+		return 1;
+	}
+	if (ck_ckpt_open(m->src_abs, &m->ck, &err) != CK_OK) {
+		print_err(&err, m->src_abs, o->checkpoint);
+		return 1;
+	}
+	if (ck_tree_build(m->ck, &m->tree, &err) != CK_OK) {
+		print_err(&err, m->src_abs, o->checkpoint);
+		return 1;
+	}
+	if (o->reference && ck_reference_load(o->reference, &m->ref, &err) != CK_OK) {
+		fprintf(stderr, "ckptfs: %s\n", err.msg);
+		return 1;
+	}
+	if (m->remap_abs && ck_remap_apply_file(m->tree, m->remap_abs, &err) != CK_OK) {
+		print_err(&err, m->remap_abs, o->remap);
+		return 1;
+	}
+	m->nseed = m->tree->nops;
+	if (ck_mount_reindex(m) != CK_OK) {
+		fprintf(stderr, "ckptfs: %s: out of memory\n", o->checkpoint);
+		return 1;
+	}
+	m->copts = (struct ck_commit_opts){.output = o->output, .format = o->format, .force = o->force};
+	char *out = NULL;
+	if (ck_commit_output_path(m->ck, &m->copts, &out, &err) != CK_OK) {
+		fprintf(stderr, "ckptfs: %s\n", err.msg);
+		return err.code == CK_EUSAGE ? 2 : 1;
+	}
+	m->out_path = abs_path(out);
+	free(out);
+	if (!m->out_path) {
+		fprintf(stderr, "ckptfs: %s\n", strerror(errno ? errno : ENOMEM));
+		return 1;
+	}
+	m->copts.output = m->out_path;  /* absolute: the daemon runs in / */
+	if (m->read_only)
+		return 0;
+	if (!output_folder_ok(m->out_path, o->output ? o->output : m->out_path, o->mountpoint))
+		return 1;
+	return journal_prepare(m, o);
+}
+
+
 static int build_args(struct fuse_args *args, const struct ck_mount_opts *o, const char *src_abs)
 {
 	char *opts = NULL;
@@ -459,8 +511,11 @@ int ck_mount_run(const struct ck_mount_opts *o)
 	pthread_mutex_init(&m.notify_mu, NULL);
 	fuse_set_log_func(ck_mount_fuse_log);
 
-	if (mount_prepare(&m, o))
+	int prep = mount_prepare(&m, o);
+	if (prep) {
+		status = prep;
 		goto out;
+	}
 	struct stat st;
 	if (m.ck->nfiles && fstat(m.ck->files[0].fd, &st) == 0)
 		m.mtime = st.st_mtim;

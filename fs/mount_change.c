@@ -225,14 +225,9 @@ void ck_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 		   struct fuse_file_info *fi)
 {
 	struct ck_mount *m = mnt(req);
-	struct ck_target t;
 	struct stat st;
-	double timeout = 0;
-	pthread_rwlock_rdlock(&m->lock);
-	int rc = ck_mount_resolve(m, ino, &t);
-	if (!rc)
-		rc = ck_mount_stat(m, &t, ino, &st, &timeout);
-	pthread_rwlock_unlock(&m->lock);
+	double timeout;
+	int rc = ck_mount_stat_ino(m, ino, &st, &timeout);
 	if (!rc && (to_set & FUSE_SET_ATTR_SIZE) && attr->st_size != st.st_size)
 		rc = refuse(m);
 	if (!rc && (to_set & FUSE_SET_ATTR_MODE) && (attr->st_mode & 07777) != (st.st_mode & 07777))

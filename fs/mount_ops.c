@@ -93,8 +93,9 @@ static void stat_file(const struct ck_mount *m, struct stat *st, uint64_t size)
 	stat_common(m, st);
 }
 
-int ck_mount_stat(struct ck_mount *m, const struct ck_target *t, fuse_ino_t ino,
-		       struct stat *st, double *timeout)
+/* Fills st for t; *timeout is how long the kernel may cache it.  Lock held. */
+static int ck_mount_stat(struct ck_mount *m, const struct ck_target *t, fuse_ino_t ino,
+			 struct stat *st, double *timeout)
 {
 	memset(st, 0, sizeof *st);
 	st->st_ino = ino;
@@ -209,17 +210,23 @@ static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 	fuse_reply_none(req);  /* nodes outlive lookups: nothing to release */
 }
 
-static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+int ck_mount_stat_ino(struct ck_mount *m, fuse_ino_t ino, struct stat *st, double *timeout)
 {
-	struct ck_mount *m = mnt(req);
 	struct ck_target t;
-	struct stat st;
-	double timeout = 0;
+	*timeout = 0;
 	pthread_rwlock_rdlock(&m->lock);
 	int rc = ck_mount_resolve(m, ino, &t);
 	if (!rc)
-		rc = ck_mount_stat(m, &t, ino, &st, &timeout);
+		rc = ck_mount_stat(m, &t, ino, st, timeout);
 	pthread_rwlock_unlock(&m->lock);
+	return rc;
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	double timeout;
+	int rc = ck_mount_stat_ino(mnt(req), ino, &st, &timeout);
 	if (rc)
 		fuse_reply_err(req, rc);
 	else

@@ -139,9 +139,8 @@ struct ck_target {
 int ck_mount_resolve(struct ck_mount *m, fuse_ino_t ino, struct ck_target *t);
 /* Fills a lookup reply for t (attrs and timeouts).  Lock held. */
 int ck_mount_entry(struct ck_mount *m, const struct ck_target *t, struct fuse_entry_param *e);
-/* Fills st for t; *timeout is how long the kernel may cache it.  Lock held. */
-int ck_mount_stat(struct ck_mount *m, const struct ck_target *t, fuse_ino_t ino, struct stat *st,
-		  double *timeout);
+/* ck_mount_resolve + ck_mount_stat under the lock (getattr, setattr); 0 or an errno. */
+int ck_mount_stat_ino(struct ck_mount *m, fuse_ino_t ino, struct stat *st, double *timeout);
 /* 1 if name inside dir is a visible virtual file (no real key hides it). */
 int ck_mount_is_virtual(const struct ck_mount *m, const struct ck_node *dir, const char *name);
 

@@ -108,6 +108,16 @@ expect_eq "failed commit: daemon exit status" "$?" 1
 expect_eq "failed commit: existing output untouched" "$(sha256sum <"$T/a/ref.pt")" "$ref_sum"
 rm -f "$T/a/ref.pt.journal"
 
+# 4a. the same with only --remap's changes: nothing was journaled, so umount names
+# the remap file, not a journal that is not there (regression)
+ck_mount "$M" --output "$T/a/ref.pt" --remap "$T/a/ref.pt.remap.json" "$SRC" || fail "mount --remap over an existing output"
+"$CKPTFS" umount "$M" >"$T/out" 2>"$T/err"
+expect_eq "failed commit of --remap changes: ckptfs umount exit 1" "$?" 1
+wait "$MPID"
+grep -qF "the changes are kept in $T/a/ref.pt.remap.json" "$T/err" ||
+	fail "failed commit of --remap changes: says they are kept in: $(cat "$T/err")"
+[ -e "$T/a/ref.pt.journal" ] && fail "failed commit of --remap changes left an empty journal"
+
 # 4b. output folder not writable: the journal goes to $XDG_STATE_HOME/ckptfs/, the commit fails
 if mkdir -p "$T/rodir" && mount -t tmpfs -o ro,size=64k tmpfs "$T/rodir" 2>/dev/null; then
 	MOUNTS+=("$T/rodir")

@@ -1,6 +1,7 @@
 /* test_tree.c — the folder tree: building, escaping, POSIX changes, _remap,
  * and rebuilding the value tree for writers. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -250,6 +251,99 @@ START_TEST(t_root_tensor)
 }
 END_TEST
 
+/* Regression: a second spelling of an existing name ("%77eight" for "weight",
+ * "weight%~2") made two files of one key, and a raw tab or newline in a new
+ * name tore the journal's lines so `apply` could not replay it. */
+START_TEST(t_rename_spelling)
+{
+	struct ck_tree *t = bert_tree();
+	struct ck_error err;
+	const char *q = "bert/encoder/layer/0/attention/self/query/";
+	char from[256], to[256];
+	snprintf(from, sizeof from, "%sweight", q);
+	static const char *const bad[] = {"%77eight2", "w%41", "a%2fb", "tab\there", "new\nline",
+					  "bias%~2", "%2e", "A%2E"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(to, sizeof to, "%s%s", q, bad[i]);
+		ck_assert_msg(ck_tree_rename(t, from, to, &err) == CK_EPERM, "rename to '%s': %s", bad[i], err.msg);
+		ck_assert_msg(ck_tree_mkdir(t, to, &err) == CK_EPERM, "mkdir '%s' accepted", bad[i]);
+	}
+	ck_assert_int_eq(t->nops, 0);
+	ck_assert_int_eq(ck_tree_mkdir(t, "x%~3", &err), CK_EPERM);
+	/* the one spelling ck_name_escape gives is fine, and keeps the raw key */
+	snprintf(to, sizeof to, "%sa%%2Fb c%%25", q);
+	ck_assert_int_eq(ck_tree_rename(t, from, to, &err), CK_OK);
+	char *k = ck_node_key(t, ck_tree_lookup(t, to), NULL);
+	ck_assert_str_eq(k, "bert.encoder.layer.0.attention.self.query.a/b c%");
+	free(k);
+	/* apply's parking names (a bare "%~N") still work */
+	ck_assert_int_eq(ck_tree_rename(t, to, "%~900000001", &err), CK_OK);
+	ck_assert_int_eq(ck_tree_rename(t, "%~900000001", from, &err), CK_OK);
+	free_bert(t);
+}
+END_TEST
+
+/* Regression: a key put where its spelling already is (a file "a.b" beside
+ * the folders a/b) was silently dropped by the commit; now it is refused. */
+START_TEST(t_duplicate_key_refused)
+{
+	struct ck_tree *t = bert_tree();
+	struct ck_error err;
+	ck_assert_int_eq(ck_tree_rename(t, "cls/predictions/bias", "cls.predictions.decoder.weight", &err), CK_OK);
+	struct ck_value *v = (struct ck_value *)1;
+	ck_assert_int_eq(ck_tree_to_value(t, &v, &err), CK_EEXIST);
+	ck_assert_ptr_null(v);
+	ck_assert_str_eq(err.msg, "mem.bin: two entries would be saved as the key "
+				  "'cls.predictions.decoder.weight'; rename one");
+	/* moving it away again makes the tree writable */
+	ck_assert_int_eq(ck_tree_rename(t, "cls.predictions.decoder.weight", "cls/predictions/bias", &err), CK_OK);
+	ck_assert_int_eq(ck_tree_to_value(t, &v, &err), CK_OK);
+	ck_assert_int_eq(v->u.dict.n, 5);
+	ck_value_unref(v);
+	free_bert(t);
+}
+END_TEST
+
+/* Regression: keys deeper than 1024 segments lost their top segments, and
+ * a key of a million segments crashed the walks. */
+START_TEST(t_deep_key)
+{
+	char key[1500 * 6];
+	size_t n = 0;
+	for (int i = 0; i < 1500; i++)
+		n += (size_t)snprintf(key + n, sizeof key - n, "%ss%d", i ? "." : "", i);
+	struct ck_value *sd = ck_value_new(CK_V_DICT);
+	set(sd, key, tensor(1, 1));
+	ck.root = sd;
+	struct ck_tree *t;
+	struct ck_error err;
+	ck_assert_int_eq(ck_tree_build(&ck, &t, &err), CK_OK);
+	struct ck_node **leaves;
+	size_t nl;
+	ck_assert_int_eq(ck_tree_leaves(t, NULL, &leaves, &nl, &err), CK_OK);
+	ck_assert_uint_eq(nl, 1);
+	ck_assert_str_eq(leaves[0]->orig_key, key);
+	free(leaves);
+	struct ck_value *v;
+	ck_assert_int_eq(ck_tree_to_value(t, &v, &err), CK_OK);
+	ck_assert_str_eq(v->u.dict.keys[0]->u.s.p, key);
+	ck_value_unref(v);
+	ck_tree_free(t);
+	ck_value_unref(sd);
+	/* a hostile key of a million dots became a million nested folders, and the
+	 * recursive walks overflowed the stack: now it is refused */
+	static char dots[1000001];
+	memset(dots, '.', sizeof dots - 1);
+	sd = ck_value_new(CK_V_DICT);
+	set(sd, dots, tensor(1, 1));
+	ck.root = sd;
+	ck_assert_int_eq(ck_tree_build(&ck, &t, &err), CK_ELIMIT);
+	ck_assert_str_eq(err.msg, "mem.bin: a key nests deeper than 4096 folders");
+	ck_value_unref(sd);
+	ck.root = NULL;
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tree");
@@ -261,6 +355,9 @@ int main(void)
 	tcase_add_test(tc, t_nested_training_dict);
 	tcase_add_test(tc, t_escaping);
 	tcase_add_test(tc, t_root_tensor);
+	tcase_add_test(tc, t_rename_spelling);
+	tcase_add_test(tc, t_duplicate_key_refused);
+	tcase_add_test(tc, t_deep_key);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
