@@ -14,6 +14,7 @@
 
 #define CK_PROBE_BYTES 4096
 #define CK_GATHER_WINDOW (64 * 1024)
+#define CK_MAX_EXPANDED_VIEW (1ull << 30)
 #define CK_GATHER_WHOLE (8u << 20)  /* per call, freed before returning */
 
 const struct ck_format *ck_format_by_name(const char *name)
@@ -129,7 +130,7 @@ ck_err ck_ckpt_open(const char *path, struct ck_ckpt **out, struct ck_error *err
 	}
 	if (!best) {
 		if (is_dir < 0)
-			return ck_error_set(err, CK_ENOENT, "%s: No such file or directory", path);
+			return ck_error_set(err, CK_ENOENT, "%s: no such file or directory", path);
 		if (is_dir == 0 && n == 0)
 			return ck_error_set(err, CK_EFORMAT, "%s: empty file", path);
 		return ck_error_set(err, CK_EFORMAT, "%s: unrecognised checkpoint format", path);
@@ -216,6 +217,11 @@ ck_err ck_tensor_check(const struct ck_ckpt *ck, struct ck_tensor *t, const char
 	uint64_t end;
 	if (!ck_add_u64(last, 1, &end) || !ck_mul_u64(end, is, &end) || end > s->nbytes)
 		goto out_of_range;
+	/* zero strides make a view bigger than its bytes (expand); a hostile one
+	 * would turn a tiny file into terabytes when converted */
+	if (t->nbytes > s->nbytes && t->nbytes > CK_MAX_EXPANDED_VIEW)
+		return ck_error_set(err, CK_ELIMIT, "%s: tensor '%s': view of %llu bytes over a storage of %llu bytes",
+				    path, key, (unsigned long long)t->nbytes, (unsigned long long)s->nbytes);
 	return CK_OK;
 out_of_range:
 	return ck_error_set(err, CK_EFORMAT, "%s: tensor '%s': view reaches past its storage '%s' (%llu bytes)",

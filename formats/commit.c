@@ -68,8 +68,16 @@ static const struct ck_format *output_format(const struct ck_ckpt *ck, const str
 			   ends_with(out, ".ckpt")))
 			f = format_named("pytorch");
 		const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
-		if (!f && (!*base || !strchr(base, '.')))  /* a folder */
+		const char *dot = strrchr(base, '.');
+		const char *src_dot = strrchr(ck->path, '.');
+		if (!f && (!*base || !dot))  /* a folder */
 			f = ck->fmt->write && !*ck->fmt->ext ? ck->fmt : format_named("hf");
+		else if (!f && !(src_dot && strcmp(src_dot, dot) == 0)) {
+			/* guessing would silently write something the name does not promise */
+			ck_error_set(err, CK_EUSAGE, "%s: cannot tell the output format from '%s'; use --format",
+				     out, dot);
+			return NULL;
+		}
 	}
 	if (!f || !f->write)
 		f = ck->fmt->write ? ck->fmt : format_named("pytorch");

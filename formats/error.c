@@ -1,4 +1,5 @@
 /* error.c — library error codes and their one-line messages. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,8 +27,12 @@ ck_err ck_error_errno(struct ck_error *e, ck_err code, int errnum, const char *f
 	e->code = code;
 	int n = vsnprintf(e->msg, sizeof e->msg, fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n < sizeof e->msg)
+	if (n >= 0 && (size_t)n < sizeof e->msg) {
 		snprintf(e->msg + n, sizeof e->msg - (size_t)n, ": %s", strerror(errnum));
+		/* our messages are lowercase: "no such file or directory" */
+		if ((size_t)n + 2 < sizeof e->msg)
+			e->msg[n + 2] = (char)tolower((unsigned char)e->msg[n + 2]);
+	}
 	return code;
 }
 

@@ -67,7 +67,8 @@ expect "3-byte file" 1 "ckptfs: three.bin: unrecognised checkpoint format" ls th
 expect "empty file" 1 "ckptfs: empty.bin: empty file" ls empty.bin
 expect "truncated zip" 1 "ckptfs: trunc.bin: truncated zip (no end of central directory)" report trunc.bin
 expect "folder that is no checkpoint" 1 "ckptfs: notckpt: unrecognised checkpoint format" ls notckpt
-expect "missing file" 1 "ckptfs: missing.bin: No such file or directory" convert missing.bin -o x.bin
+expect "missing file" 1 "ckptfs: missing.bin: no such file or directory" convert missing.bin -o x.bin
+expect "convert to an unknown extension" 2 "ckptfs: x.weird: cannot tell the output format from '.weird'; use --format" convert "$SRC" -o x.weird
 
 # mount options that cannot work are refused before mounting (no /dev/fuse needed)
 mkdir m

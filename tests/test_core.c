@@ -18,11 +18,34 @@ START_TEST(t_float_repr)
 	}
 }
 END_TEST
+/* A zero-stride view may be bigger than its bytes, but not absurdly so. */
+START_TEST(t_expanded_view_cap)
+{
+	struct ck_storage st = {.key = "0", .dtype = CK_DT_F32, .nbytes = 4, .file = 0, .located = 1};
+	struct ck_ckpt ck = {.path = "mem.bin", .storages = &st, .nstorages = 1};
+	struct ck_tensor *t = ck_tensor_new(CK_DT_F32, 1);
+	struct ck_error err;
+	t->storage = 0;
+	t->shape[0] = 1000;  /* expand(1000) of one float: fine */
+	t->stride[0] = 0;
+	ck_assert_int_eq(ck_tensor_check(&ck, t, "a", &err), CK_OK);
+	ck_assert_int_eq(t->nbytes, 4000);
+	t->shape[0] = (int64_t)1 << 40;  /* 4 TiB out of 4 bytes */
+	ck_assert_int_eq(ck_tensor_check(&ck, t, "a", &err), CK_ELIMIT);
+	ck_assert_str_eq(err.msg, "mem.bin: tensor 'a': view of 4398046511104 bytes over a storage of 4 bytes");
+	t->shape[0] = 2;
+	t->stride[0] = 1;  /* two floats out of one: past the storage */
+	ck_assert_int_eq(ck_tensor_check(&ck, t, "a", &err), CK_EFORMAT);
+	ck_tensor_free(t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("core");
 	TCase *tc = tcase_create("value");
 	tcase_add_test(tc, t_float_repr);
+	tcase_add_test(tc, t_expanded_view_cap);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -314,7 +314,7 @@ START_TEST(t_forms)
 	}
 	/* a prefix with no .index: nothing claims it */
 	char *none = tf_cat(dir, "/nothing-here", "");
-	tf_open_fail(none, CK_ENOENT, "No such file");
+	tf_open_fail(none, CK_ENOENT, "no such file");
 	free(none);
 	free(dir);
 	free(prefix);
