@@ -49,6 +49,10 @@ ck_err ck_error_set(struct ck_error *e, ck_err code, const char *fmt, ...)
 ck_err ck_error_errno(struct ck_error *e, ck_err code, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 const char *ck_err_name(ck_err code);
+#define CK_QUOTE 256                      /* buffer for ck_quote_name */
+/* Copies p[0..n) into buf (cap bytes, NUL-terminated) for a one-line message:
+ * control bytes become \xNN, a long name is cut with "...".  Returns buf. */
+const char *ck_quote_name(char *buf, size_t cap, const char *p, size_t n);
 /* Maps a library code to a positive errno (for the FUSE edge only). */
 int ck_err_errno(ck_err code);
 

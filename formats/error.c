@@ -36,6 +36,25 @@ ck_err ck_error_errno(struct ck_error *e, ck_err code, int errnum, const char *f
 	return code;
 }
 
+const char *ck_quote_name(char *buf, size_t cap, const char *p, size_t n)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n && o < cap; i++) {
+		uint8_t c = (uint8_t)p[i];
+		if (o + 8 > cap) {   /* room for "..." and the NUL */
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o < cap ? o : cap - 1] = '\0';
+	return buf;
+}
+
 const char *ck_err_name(ck_err code)
 {
 	static const char *const names[] = {

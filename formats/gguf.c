@@ -97,25 +97,6 @@ long ck_gguf_type_id(enum ck_dtype dt)
 	return -1;
 }
 
-const char *ck_gguf_quote(char *buf, size_t cap, const char *p, size_t n)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n && o < cap; i++) {
-		uint8_t c = (uint8_t)p[i];
-		if (o + 8 > cap) {   /* room for "..." and the NUL */
-			memcpy(buf + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (c < 0x20 || c == 0x7f)
-			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", c);
-		else
-			buf[o++] = (char)c;
-	}
-	buf[o < cap ? o : cap - 1] = '\0';
-	return buf;
-}
-
 /* ---- parsing ---------------------------------------------------------------- */
 
 struct gg_key { const char *p; size_t len; };
@@ -359,11 +340,11 @@ static ck_err gg_unique(struct gg *g, struct gg_key *k, size_t n, const char *wh
 {
 	if (n > 1)
 		qsort(k, n, sizeof *k, gg_cmp_key);
-	char q[CK_GGUF_QUOTE];
+	char q[CK_QUOTE];
 	for (size_t i = 1; i < n; i++)
 		if (gg_cmp_key(&k[i - 1], &k[i]) == 0)
 			return ck_error_set(g->err, CK_EFORMAT, "%s: duplicate %s '%s'", g->path, what,
-					    ck_gguf_quote(q, sizeof q, k[i].p, k[i].len));
+					    ck_quote_name(q, sizeof q, k[i].p, k[i].len));
 	return CK_OK;
 }
 
@@ -380,8 +361,8 @@ static ck_err gg_kvs(struct gg *g)
 		size_t klen;
 		if ((rc = gg_string(g, CK_GGUF_KEY_CAP, what, &kp, &klen)))
 			return rc;
-		char q[CK_GGUF_QUOTE];
-		snprintf(what, sizeof what, "KV '%s'", ck_gguf_quote(q, sizeof q, kp, klen));
+		char q[CK_QUOTE];
+		snprintf(what, sizeof what, "KV '%s'", ck_quote_name(q, sizeof q, kp, klen));
 		if ((rc = gg_need(g, 4, what)))
 			return rc;
 		uint32_t t = ck_cursor_u32le(&g->c);
@@ -442,8 +423,8 @@ static ck_err gg_infos(struct gg *g)
 		if (memchr(e->name, '\0', e->nlen))
 			return ck_error_set(g->err, CK_EFORMAT, "%s: tensor info %llu: name contains a NUL byte",
 					    g->path, (unsigned long long)i);
-		char q[CK_GGUF_QUOTE];
-		snprintf(what, sizeof what, "tensor '%s'", ck_gguf_quote(q, sizeof q, e->name, e->nlen));
+		char q[CK_QUOTE];
+		snprintf(what, sizeof what, "tensor '%s'", ck_quote_name(q, sizeof q, e->name, e->nlen));
 		if ((rc = gg_need(g, 4, what)))
 			return rc;
 		e->ndims = ck_cursor_u32le(&g->c);
@@ -507,10 +488,10 @@ static ck_err gg_add_tensor(struct ck_ckpt *ck, struct gg *g, const struct gg_en
 	const char *path = ck->path;
 	int known;
 	enum ck_dtype dt = ck_gguf_dtype(e->type, &known);
-	char name[CK_GGUF_NAME_CAP + 1], q[CK_GGUF_QUOTE];
+	char name[CK_GGUF_NAME_CAP + 1], q[CK_QUOTE];
 	memcpy(name, e->name, e->nlen);
 	name[e->nlen] = '\0';
-	const char *qn = ck_gguf_quote(q, sizeof q, e->name, e->nlen);
+	const char *qn = ck_quote_name(q, sizeof q, e->name, e->nlen);
 	if (!known)
 		return ck_error_set(g->err, CK_EFORMAT, "%s: tensor '%s' has unknown ggml type %u", path, qn, e->type);
 	if (dt == CK_DT_INVALID)

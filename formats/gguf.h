@@ -41,12 +41,6 @@ enum ck_dtype ck_gguf_dtype(uint32_t id, int *known);
 /* dtype -> ggml type id; -1 when GGUF has no such type. */
 long ck_gguf_type_id(enum ck_dtype dt);
 
-#define CK_GGUF_QUOTE 256                 /* buffer for ck_gguf_quote */
-
-/* Copies p[0..n) into buf (cap bytes, NUL-terminated) for a one-line message:
- * control bytes become \xNN, a long name is cut with "...".  Returns buf. */
-const char *ck_gguf_quote(char *buf, size_t cap, const char *p, size_t n);
-
 /* The format's write op (gguf_write.c). */
 ck_err ck_gguf_write(const struct ck_write_req *req, struct ck_error *err);
 

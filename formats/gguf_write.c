@@ -42,35 +42,28 @@ struct gw_item {
 
 struct gw {
 	struct gw_item *items;        /* owned */
-	size_t n, cap;
+	size_t n;
 	const char *what;
 	struct ck_error *err;
 };
 
-static int gw_add(void *ctx, const char *key, const struct ck_value *leaf)
+/* The tensors of root as w->items (the keys move from ck_value_tensors' list). */
+static ck_err gw_collect(struct gw *w, const struct ck_value *root, char sep)
 {
-	struct gw *w = ctx;
-	char q[CK_GGUF_QUOTE];
-	if (leaf->kind != CK_V_TENSOR) {
-		ck_error_set(w->err, CK_EUNSUP, "%s: GGUF cannot store non-tensor value '%s'", w->what,
-			     ck_gguf_quote(q, sizeof q, key, strlen(key)));
-		return 1;
+	struct ck_tensor_item *ti;
+	size_t n;
+	ck_err rc = ck_value_tensors(root, sep, w->what, "GGUF", &ti, &n, w->err);
+	if (rc)
+		return rc;
+	if (n && !(w->items = calloc(n, sizeof *w->items))) {
+		ck_tensor_items_free(ti, n);
+		return ck_error_set(w->err, CK_ENOMEM, "%s: out of memory", w->what);
 	}
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 64;
-		struct gw_item *p = realloc(w->items, cap * sizeof *p);
-		if (!p)
-			goto oom;
-		w->items = p;
-		w->cap = cap;
-	}
-	if (!(w->items[w->n].key = strdup(key)))
-		goto oom;
-	w->items[w->n++].t = leaf->u.t;
-	return 0;
-oom:
-	ck_error_set(w->err, CK_ENOMEM, "%s: out of memory", w->what);
-	return 1;
+	for (size_t i = 0; i < n; i++)
+		w->items[i] = (struct gw_item){.key = ti[i].key, .t = ti[i].val->u.t};
+	w->n = n;
+	free(ti);
+	return CK_OK;
 }
 
 static int gw_cmp(const void *a, const void *b)
@@ -94,11 +87,11 @@ static ck_err gw_plan(struct gw *w, int from_gguf, uint32_t align, uint64_t *dat
 		sorted[i] = &w->items[i];
 	if (w->n)
 		qsort(sorted, w->n, sizeof *sorted, gw_cmp);
-	char q[CK_GGUF_QUOTE];
+	char q[CK_QUOTE];
 	for (size_t i = 1; i < w->n; i++)
 		if (strcmp(sorted[i - 1]->key, sorted[i]->key) == 0) {
 			ck_error_set(w->err, CK_EUNSUP, "%s: two tensors would both be named '%s'", w->what,
-				     ck_gguf_quote(q, sizeof q, sorted[i]->key, strlen(sorted[i]->key)));
+				     ck_quote_name(q, sizeof q, sorted[i]->key, strlen(sorted[i]->key)));
 			free(sorted);
 			return CK_EUNSUP;
 		}
@@ -109,7 +102,7 @@ static ck_err gw_plan(struct gw *w, int from_gguf, uint32_t align, uint64_t *dat
 		const struct ck_tensor *t = it->t;
 		size_t klen = strlen(it->key);
 		long id = ck_gguf_type_id(t->dtype);
-		const char *qk = ck_gguf_quote(q, sizeof q, it->key, klen);
+		const char *qk = ck_quote_name(q, sizeof q, it->key, klen);
 		if (klen == 0)
 			return ck_error_set(w->err, CK_EUNSUP, "%s: GGUF cannot store a tensor with an empty name", w->what);
 		if (klen >= CK_GGUF_MAX_NAME)
@@ -230,10 +223,8 @@ ck_err ck_gguf_write(const struct ck_write_req *req, struct ck_error *err)
 	int fd = -1;
 	uint64_t data_size = 0;
 	ck_err rc = CK_OK;
-	if (ck_value_walk(req->root, req->src->sep, gw_add, &w)) {
-		rc = err->code;
+	if ((rc = gw_collect(&w, req->root, req->src->sep)))
 		goto out;
-	}
 	if ((rc = gw_plan(&w, sp != NULL, align, &data_size)))
 		goto out;
 	gw_header(&b, &w, sp, align);

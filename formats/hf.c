@@ -451,7 +451,7 @@ struct hf_out {                       /* one weights file of the new folder */
 	char *name;                   /* owned */
 	const struct ck_format *torch;/* written by this torch writer, else safetensors */
 	const struct ck_value *meta;  /* __metadata__ to keep, or NULL */
-	struct ck_st_item *items;     /* owned array; keys borrowed from the flat list */
+	struct ck_tensor_item *items;     /* owned array; keys borrowed from the flat list */
 	size_t n;
 	int whole;                    /* torch: write req->root itself, not items */
 };
@@ -722,7 +722,7 @@ static ck_err hf_write(const struct ck_write_req *req, struct ck_error *err)
 	const char *what = req->final_path ? req->final_path : req->path;
 	const struct hf_priv *p = src->fmt == &ck_format_hf ? src->priv : NULL;
 	const struct ck_format *torch = ck_format_by_name("pytorch");
-	struct ck_st_item *items = NULL;
+	struct ck_tensor_item *items = NULL;
 	size_t nitems = 0, nouts = p ? p->nshards : 1;
 	struct hf_out *outs = calloc(nouts, sizeof *outs);
 	char *ixname = NULL, *ixpath = NULL;
@@ -797,7 +797,7 @@ out:
 	free(outs);
 	free(ixname);
 	free(ixpath);
-	ck_st_items_free(items, nitems);
+	ck_tensor_items_free(items, nitems);
 	return rc;
 }
 

@@ -10,7 +10,7 @@
  * fortran_order array becomes a transposed view (shape [a, b], strides
  * [1, a]) so the mount gathers it in C order.  libzip validates the archive;
  * it has no public API for a member's local-header offset, so the central
- * directory is also walked here with ck_cursor.
+ * directory is also walked with ck_cursor (zipr.c).
  *
  * Byte layout (formats.md §7; integers little-endian):
  *  1. .npy: magic "\x93NUMPY" (6 bytes), u8 major, u8 minor (1.0, 2.0, 3.0);
@@ -35,21 +35,10 @@
 
 #include "cursor.h"
 #include "npz.h"
+#include "zipr.h"
 
 #define NPY_PREFIX_MAX 12           /* magic, version, u32 length */
-#define LFH_SIG 0x04034b50u
 #define LFH_SIZE 30
-#define CDH_SIG 0x02014b50u
-#define CDH_SIZE 46
-#define EOCD_SIG 0x06054b50u
-#define EOCD_SIZE 22
-#define Z64_LOC_SIG 0x07064b50u
-#define Z64_LOC_SIZE 20
-#define Z64_EOCD_SIG 0x06064b50u
-#define Z64_EOCD_SIZE 56
-#define Z64_EXTRA_TAG 0x0001
-#define MARK32 0xFFFFFFFFu
-#define MAX_CD_BYTES ((uint64_t)256 << 20)
 #define MAX_MEMBERS (1u << 18)
 #define ZIP_METHOD_DEFLATE 8
 #define ZIP_FLAG_ENCRYPTED 1
@@ -70,25 +59,6 @@ const char *ck_npy_descr(enum ck_dtype dt)
 		if (npy_types[i].dt == dt)
 			return full[i];
 	return NULL;
-}
-
-const char *ck_npz_quote(char *buf, size_t cap, const char *p, size_t n)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n && o < cap; i++) {
-		uint8_t c = (uint8_t)p[i];
-		if (o + 8 > cap) {   /* room for "..." and the NUL */
-			memcpy(buf + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (c < 0x20 || c == 0x7f)
-			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", c);
-		else
-			buf[o++] = (char)c;
-	}
-	buf[o < cap ? o : cap - 1] = '\0';
-	return buf;
 }
 
 /* ---- .npy header -------------------------------------------------------- */
@@ -150,7 +120,7 @@ static ck_err npy_descr(const struct npy_src *s, const char *d, size_t n, struct
 			struct ck_error *err)
 {
 	char ds[64];
-	ck_npz_quote(ds, sizeof ds, d, n);
+	ck_quote_name(ds, sizeof ds, d, n);
 	if (n >= 2 && strchr("<>|=", d[0])) {
 		for (size_t i = 0; i < NPY_NTYPES; i++) {
 			if (strlen(npy_types[i].descr) != n - 1 || memcmp(npy_types[i].descr, d + 1, n - 1) != 0)
@@ -236,9 +206,9 @@ static ck_err npy_dict(const struct npy_src *s, const uint8_t *h, size_t n, stru
 		char q[64];
 		if (which < 0)
 			return NPY_ERR(s, err, CK_EFORMAT, "unexpected key '%s' in the npy header",
-				       ck_npz_quote(q, sizeof q, k, kn));
+				       ck_quote_name(q, sizeof q, k, kn));
 		if (seen[which]++)
-			return NPY_ERR(s, err, CK_EFORMAT, "key '%s' twice in the npy header", ck_npz_quote(q, sizeof q, k, kn));
+			return NPY_ERR(s, err, CK_EFORMAT, "key '%s' twice in the npy header", ck_quote_name(q, sizeof q, k, kn));
 		if (which == 0) {
 			const char *d;
 			size_t dn;
@@ -354,8 +324,8 @@ static ck_err npy_add(struct ck_ckpt *ck, const char *key, size_t klen, const st
 		rc = ck_error_set(err, CK_ENOMEM, "%s: out of memory", ck->path);
 		goto out;
 	}
-	char q[CK_NPZ_QUOTE];
-	if ((rc = ck_tensor_check(ck, t, ck_npz_quote(q, sizeof q, key, klen), err)))
+	char q[CK_QUOTE];
+	if ((rc = ck_tensor_check(ck, t, ck_quote_name(q, sizeof q, key, klen), err)))
 		goto out;
 	struct ck_value *kv = ck_value_strn(CK_V_STR, key, klen), *tv = ck_value_tensor(t);
 	if (tv)
@@ -401,186 +371,22 @@ static ck_err npy_open(struct ck_ckpt *ck, struct ck_error *err)
 
 /* ---- .npz ---------------------------------------------------------------- */
 
-struct zent {
-	const char *name;  /* borrowed from the directory buffer */
-	size_t nlen;
-	uint16_t flags, method;
-	uint64_t csize, usize, lho;
-};
-
-/* Finds the (zip64) end record; fills the directory's offset, size and count. */
-static ck_err npz_find_directory(const struct ck_file *f, uint64_t *cd_off, uint64_t *cd_size,
-				 uint64_t *count, struct ck_error *err)
-{
-	if (f->size < EOCD_SIZE)
-		return ck_error_set(err, CK_EFORMAT, "%s: truncated zip (%llu bytes)", f->path,
-				    (unsigned long long)f->size);
-	size_t tail = f->size < EOCD_SIZE + 65535 ? (size_t)f->size : EOCD_SIZE + 65535;
-	uint64_t base = f->size - tail;
-	uint8_t *buf = malloc(tail);
-	if (!buf)
-		return ck_error_set(err, CK_ENOMEM, "%s: out of memory", f->path);
-	ck_err rc = ck_file_pread(f, buf, tail, base, err);
-	size_t at = SIZE_MAX;
-	struct ck_cursor c;
-	for (size_t i = tail - EOCD_SIZE + 1; !rc && i-- > 0;) {
-		ck_cursor_init(&c, buf + i, tail - i);
-		if (ck_cursor_u32le(&c) != EOCD_SIG)
-			continue;
-		ck_cursor_seek(&c, 20);
-		if (i + EOCD_SIZE + ck_cursor_u16le(&c) <= tail) {
-			at = i;
-			break;
-		}
-	}
-	if (!rc && at == SIZE_MAX)
-		rc = ck_error_set(err, CK_EFORMAT, "%s: truncated zip (no end of central directory)", f->path);
-	if (rc)
-		goto out;
-	ck_cursor_init(&c, buf + at, tail - at);
-	ck_cursor_seek(&c, 10);
-	*count = ck_cursor_u16le(&c);
-	*cd_size = ck_cursor_u32le(&c);
-	*cd_off = ck_cursor_u32le(&c);
-	uint64_t end = base + at;   /* the directory ends before this */
-	if (at >= Z64_LOC_SIZE) {
-		struct ck_cursor l;
-		ck_cursor_init(&l, buf + at - Z64_LOC_SIZE, Z64_LOC_SIZE);
-		if (ck_cursor_u32le(&l) == Z64_LOC_SIG) {
-			ck_cursor_skip(&l, 4);
-			uint64_t rec = ck_cursor_u64le(&l), rec_end;
-			uint8_t z[Z64_EOCD_SIZE];
-			if (!ck_add_u64(rec, Z64_EOCD_SIZE, &rec_end) || rec_end > end - Z64_LOC_SIZE) {
-				rc = ck_error_set(err, CK_EFORMAT, "%s: bad zip64 end of central directory locator", f->path);
-				goto out;
-			}
-			if ((rc = ck_file_pread(f, z, sizeof z, rec, err)))
-				goto out;
-			struct ck_cursor r;
-			ck_cursor_init(&r, z, sizeof z);
-			if (ck_cursor_u32le(&r) != Z64_EOCD_SIG) {
-				rc = ck_error_set(err, CK_EFORMAT, "%s: bad zip64 end of central directory", f->path);
-				goto out;
-			}
-			ck_cursor_seek(&r, 32);
-			*count = ck_cursor_u64le(&r);
-			*cd_size = ck_cursor_u64le(&r);
-			*cd_off = ck_cursor_u64le(&r);
-			end = rec;
-		}
-	}
-	uint64_t cd_end;
-	if (!ck_add_u64(*cd_off, *cd_size, &cd_end) || cd_end > end)
-		rc = ck_error_set(err, CK_EFORMAT, "%s: truncated zip (central directory past its end)", f->path);
-	else if (*cd_size > MAX_CD_BYTES)
-		rc = ck_error_set(err, CK_ELIMIT, "%s: zip central directory too large (%llu bytes)", f->path,
-				  (unsigned long long)*cd_size);
-	else if (*count > *cd_size / CDH_SIZE)
-		rc = ck_error_set(err, CK_EFORMAT, "%s: zip central directory claims %llu entries in %llu bytes",
-				  f->path, (unsigned long long)*count, (unsigned long long)*cd_size);
-	else if (*count > MAX_MEMBERS)
-		rc = ck_error_set(err, CK_ELIMIT, "%s: %llu zip members is over the limit of %u", f->path,
-				  (unsigned long long)*count, MAX_MEMBERS);
-out:
-	free(buf);
-	return rc;
-}
-
-/* Parses the directory cd[0..size) into e[0..count). */
-static ck_err npz_parse_directory(const struct ck_file *f, const uint8_t *cd, size_t size, struct zent *e,
-				  uint64_t count, struct ck_error *err)
-{
-	struct ck_cursor c;
-	ck_cursor_init(&c, cd, size);
-	for (uint64_t i = 0; i < count; i++, e++) {
-		if (ck_cursor_u32le(&c) != CDH_SIG)
-			return ck_error_set(err, CK_EFORMAT, "%s: bad zip central directory entry %llu", f->path,
-					    (unsigned long long)i);
-		ck_cursor_skip(&c, 4);
-		e->flags = ck_cursor_u16le(&c);
-		e->method = ck_cursor_u16le(&c);
-		ck_cursor_skip(&c, 8);
-		e->csize = ck_cursor_u32le(&c);
-		e->usize = ck_cursor_u32le(&c);
-		uint16_t nlen = ck_cursor_u16le(&c), xlen = ck_cursor_u16le(&c), clen = ck_cursor_u16le(&c);
-		ck_cursor_skip(&c, 8);
-		e->lho = ck_cursor_u32le(&c);
-		e->name = (const char *)ck_cursor_take(&c, nlen);
-		e->nlen = nlen;
-		const uint8_t *x = ck_cursor_take(&c, xlen);
-		ck_cursor_skip(&c, clen);
-		if (!ck_cursor_ok(&c))
-			return ck_error_set(err, CK_EFORMAT, "%s: truncated zip central directory", f->path);
-		struct ck_cursor xc;
-		ck_cursor_init(&xc, x, xlen);
-		while (ck_cursor_left(&xc) >= 4) {
-			uint16_t tag = ck_cursor_u16le(&xc), len = ck_cursor_u16le(&xc);
-			const uint8_t *fp = ck_cursor_take(&xc, len);
-			if (!fp)
-				break;   /* a failed take does not advance: continue would spin */
-			if (tag != Z64_EXTRA_TAG)
-				continue;
-			struct ck_cursor fc;
-			ck_cursor_init(&fc, fp, len);
-			if (e->usize == MARK32)
-				e->usize = ck_cursor_u64le(&fc);
-			if (e->csize == MARK32)
-				e->csize = ck_cursor_u64le(&fc);
-			if (e->lho == MARK32)
-				e->lho = ck_cursor_u64le(&fc);
-			if (!ck_cursor_ok(&fc))
-				return ck_error_set(err, CK_EFORMAT, "%s: bad zip64 field of member %llu",
-						    f->path, (unsigned long long)i);
-		}
-	}
-	return CK_OK;
-}
-
-/* Absolute offset of a stored member's data, from its local header. */
-static ck_err npz_data_offset(const struct ck_file *f, const struct zent *e, uint64_t *out,
-			      struct ck_error *err)
-{
-	char q[CK_NPZ_QUOTE];
-	uint8_t h[LFH_SIZE];
-	uint64_t end, data;
-	if (!ck_add_u64(e->lho, LFH_SIZE, &end) || end > f->size)
-		goto trunc;
-	ck_err rc = ck_file_pread(f, h, sizeof h, e->lho, err);
-	if (rc)
-		return rc;
-	struct ck_cursor c;
-	ck_cursor_init(&c, h, sizeof h);
-	if (ck_cursor_u32le(&c) != LFH_SIG)
-		return ck_error_set(err, CK_EFORMAT, "%s: bad zip local header for member '%s'", f->path,
-				    ck_npz_quote(q, sizeof q, e->name, e->nlen));
-	ck_cursor_seek(&c, 26);
-	uint16_t nlen = ck_cursor_u16le(&c), xlen = ck_cursor_u16le(&c);
-	data = e->lho + LFH_SIZE + nlen + xlen;
-	if (!ck_add_u64(data, e->csize, &end) || end > f->size)
-		goto trunc;
-	*out = data;
-	return CK_OK;
-trunc:
-	return ck_error_set(err, CK_EFORMAT, "%s: truncated zip member '%s'", f->path,
-			    ck_npz_quote(q, sizeof q, e->name, e->nlen));
-}
-
 static int npz_cmp_name(const void *a, const void *b)
 {
-	const struct zent *x = *(const struct zent *const *)a, *y = *(const struct zent *const *)b;
+	const struct ck_zipr_entry *x = *(const struct ck_zipr_entry *const *)a, *y = *(const struct ck_zipr_entry *const *)b;
 	size_t n = x->nlen < y->nlen ? x->nlen : y->nlen;
 	int r = memcmp(x->name, y->name, n);
 	return r ? r : (x->nlen > y->nlen) - (x->nlen < y->nlen);
 }
 
 /* Every member: a stored, unencrypted `<key>.npy`, names unique; then each is loaded. */
-static ck_err npz_members(struct ck_ckpt *ck, struct zent *e, size_t n, struct ck_error *err)
+static ck_err npz_members(struct ck_ckpt *ck, struct ck_zipr_entry *e, size_t n, struct ck_error *err)
 {
 	const struct ck_file *f = &ck->files[0];
-	char member[CK_NPZ_QUOTE];
+	char member[CK_QUOTE];
 	ck_err rc = CK_OK;
 	for (size_t i = 0; i < n; i++) {
-		ck_npz_quote(member, sizeof member, e[i].name, e[i].nlen);
+		ck_quote_name(member, sizeof member, e[i].name, e[i].nlen);
 		if (e[i].nlen < 4 || memcmp(e[i].name + e[i].nlen - 4, ".npy", 4) != 0 ||
 		    memchr(e[i].name, '\0', e[i].nlen))
 			return ck_error_set(err, CK_EUNSUP, "%s: npz member '%s' is not a .npy array", ck->path, member);
@@ -598,7 +404,7 @@ static ck_err npz_members(struct ck_ckpt *ck, struct zent *e, size_t n, struct c
 					    ck->path, member, (unsigned long long)e[i].csize,
 					    (unsigned long long)e[i].usize);
 	}
-	const struct zent **s = n ? malloc(n * sizeof *s) : NULL;
+	const struct ck_zipr_entry **s = n ? malloc(n * sizeof *s) : NULL;
 	if (n && !s)
 		return ck_error_set(err, CK_ENOMEM, "%s: out of memory", ck->path);
 	for (size_t i = 0; i < n; i++)
@@ -608,14 +414,14 @@ static ck_err npz_members(struct ck_ckpt *ck, struct zent *e, size_t n, struct c
 	for (size_t i = 1; i < n && !rc; i++)
 		if (npz_cmp_name(&s[i - 1], &s[i]) == 0)
 			rc = ck_error_set(err, CK_EFORMAT, "%s: duplicate npz member '%s'", ck->path,
-					  ck_npz_quote(member, sizeof member, s[i]->name, s[i]->nlen));
+					  ck_quote_name(member, sizeof member, s[i]->name, s[i]->nlen));
 	free(s);
 	for (size_t i = 0; i < n && !rc; i++) {
-		ck_npz_quote(member, sizeof member, e[i].name, e[i].nlen);
+		ck_quote_name(member, sizeof member, e[i].name, e[i].nlen);
 		struct npy_src src = {ck->path, member};
 		struct npy_info info = {0};
 		uint64_t data;
-		if (!(rc = npz_data_offset(f, &e[i], &data, err)) &&
+		if (!(rc = ck_zipr_data_offset(f, &e[i], "member", &data, err)) &&
 		    !(rc = npy_load(&src, f, data, e[i].usize, &info, err)))
 			rc = npy_add(ck, e[i].name, e[i].nlen - 4, &info, data, err);
 	}
@@ -624,15 +430,14 @@ static ck_err npz_members(struct ck_ckpt *ck, struct zent *e, size_t n, struct c
 
 static ck_err npz_open(struct ck_ckpt *ck, struct ck_error *err)
 {
-	uint8_t *cd = NULL;
-	struct zent *e = NULL;
+	struct ck_zipr_dir dir = {0};
 	zip_t *za = NULL;
-	uint64_t off, size, count;
+	struct ck_zipr_loc loc;
 	ck_err rc = npz_new_root(ck, err);
 	if (rc || ck_ckpt_add_file(ck, ck->path, err) < 0)
 		return rc ? rc : err->code;
 	const struct ck_file *f = &ck->files[0];
-	if ((rc = npz_find_directory(f, &off, &size, &count, err)))
+	if ((rc = ck_zipr_find(f, MAX_MEMBERS, &loc, err)))
 		goto out;
 	int fd = dup(f->fd), zerr = 0;
 	if (fd < 0) {
@@ -647,24 +452,16 @@ static ck_err npz_open(struct ck_ckpt *ck, struct ck_error *err)
 		close(fd);
 		goto out;
 	}
-	if ((uint64_t)zip_get_num_entries(za, 0) != count) {
+	if ((uint64_t)zip_get_num_entries(za, 0) != loc.count) {
 		rc = ck_error_set(err, CK_EFORMAT, "%s: inconsistent zip central directory", ck->path);
 		goto out;
 	}
-	cd = malloc(size ? (size_t)size : 1);
-	e = calloc(count ? (size_t)count : 1, sizeof *e);
-	if (!cd || !e) {
-		rc = ck_error_set(err, CK_ENOMEM, "%s: out of memory", ck->path);
-		goto out;
-	}
-	if (!(rc = ck_file_pread(f, cd, (size_t)size, off, err)) &&
-	    !(rc = npz_parse_directory(f, cd, (size_t)size, e, count, err)))
-		rc = npz_members(ck, e, (size_t)count, err);
+	if (!(rc = ck_zipr_read(f, &loc, &dir, err)))
+		rc = npz_members(ck, dir.e, dir.n, err);
 out:
 	if (za)
 		zip_discard(za);
-	free(cd);
-	free(e);
+	ck_zipr_release(&dir);
 	return rc;
 }
 

@@ -26,12 +26,6 @@ const char *ck_npy_descr(enum ck_dtype dt);
  * byte.  The dtype must have a descr (ck_npy_descr). */
 void ck_npy_header(struct ck_buf *b, const struct ck_tensor *t);
 
-#define CK_NPZ_QUOTE 256                  /* buffer for ck_npz_quote */
-
-/* Copies p[0..n) into buf (cap bytes, NUL-terminated) for a one-line message:
- * control bytes become \xNN, a long name is cut with "...".  Returns buf. */
-const char *ck_npz_quote(char *buf, size_t cap, const char *p, size_t n);
-
 /* The formats' write ops (npz_write.c). */
 ck_err ck_npz_write(const struct ck_write_req *req, struct ck_error *err);
 ck_err ck_npy_write(const struct ck_write_req *req, struct ck_error *err);

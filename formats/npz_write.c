@@ -252,50 +252,36 @@ struct nw_item { char *name; const struct ck_tensor *t; };
 
 struct nw_list {
 	struct nw_item *items;   /* owned */
-	size_t n, cap;
+	size_t n;
 	const char *what, *fmt;
 	struct ck_error *err;
 };
 
-static int nw_collect(void *ctx, const char *key, const struct ck_value *leaf)
+/* Checks that numpy can hold each tensor and names its member `<key>.npy`. */
+static ck_err nw_collect(struct nw_list *l, const struct ck_tensor_item *ti, size_t n)
 {
-	struct nw_list *l = ctx;
-	char q[CK_NPZ_QUOTE];
-	ck_npz_quote(q, sizeof q, key, strlen(key));
-	if (leaf->kind != CK_V_TENSOR) {
-		ck_error_set(l->err, CK_EUNSUP, "%s: %s cannot store non-tensor value '%s'", l->what, l->fmt, q);
-		return 1;
+	char q[CK_QUOTE];
+	if (n && !(l->items = calloc(n, sizeof *l->items)))
+		return ck_error_set(l->err, CK_ENOMEM, "%s: out of memory", l->what);
+	for (size_t i = 0; i < n; i++) {
+		const char *key = ti[i].key;
+		const struct ck_tensor *t = ti[i].val->u.t;
+		ck_quote_name(q, sizeof q, key, strlen(key));
+		if (!ck_npy_descr(t->dtype))
+			return ck_error_set(l->err, CK_EUNSUP, "%s: %s cannot store dtype %s of tensor '%s' "
+					    "(numpy has no such dtype)", l->what, l->fmt, ck_dtype_name(t->dtype), q);
+		if (t->nbytes && t->storage < 0)
+			return ck_error_set(l->err, CK_EUNSUP, "%s: tensor '%s' has no data to write", l->what, q);
+		const char *k = *key ? key : "arr_0";
+		size_t kl = strlen(k);
+		char *name = malloc(kl + 5);
+		if (!name)
+			return ck_error_set(l->err, CK_ENOMEM, "%s: out of memory", l->what);
+		memcpy(name, k, kl);
+		memcpy(name + kl, ".npy", 5);
+		l->items[l->n++] = (struct nw_item){name, t};
 	}
-	const struct ck_tensor *t = leaf->u.t;
-	if (!ck_npy_descr(t->dtype)) {
-		ck_error_set(l->err, CK_EUNSUP, "%s: %s cannot store dtype %s of tensor '%s' (numpy has no such dtype)",
-			     l->what, l->fmt, ck_dtype_name(t->dtype), q);
-		return 1;
-	}
-	if (t->nbytes && t->storage < 0) {
-		ck_error_set(l->err, CK_EUNSUP, "%s: tensor '%s' has no data to write", l->what, q);
-		return 1;
-	}
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct nw_item *p = realloc(l->items, cap * sizeof *p);
-		if (!p)
-			goto oom;
-		l->items = p;
-		l->cap = cap;
-	}
-	const char *k = *key ? key : "arr_0";
-	size_t kl = strlen(k);
-	char *name = malloc(kl + 5);
-	if (!name)
-		goto oom;
-	memcpy(name, k, kl);
-	memcpy(name + kl, ".npy", 5);
-	l->items[l->n++] = (struct nw_item){name, t};
-	return 0;
-oom:
-	ck_error_set(l->err, CK_ENOMEM, "%s: out of memory", l->what);
-	return 1;
+	return CK_OK;
 }
 
 static int nw_cmp(const void *a, const void *b)
@@ -305,8 +291,15 @@ static int nw_cmp(const void *a, const void *b)
 
 static ck_err nw_flatten(const struct ck_write_req *req, struct nw_list *l)
 {
-	if (ck_value_walk(req->root, req->src->sep, nw_collect, l))
-		return l->err->code;
+	struct ck_tensor_item *ti;
+	size_t n;
+	ck_err rc = ck_value_tensors(req->root, req->src->sep, l->what, l->fmt, &ti, &n, l->err);
+	if (rc)
+		return rc;
+	rc = nw_collect(l, ti, n);
+	ck_tensor_items_free(ti, n);
+	if (rc)
+		return rc;
 	const struct nw_item **s = l->n ? malloc(l->n * sizeof *s) : NULL;
 	if (l->n && !s)
 		return ck_error_set(l->err, CK_ENOMEM, "%s: out of memory", l->what);
@@ -314,12 +307,11 @@ static ck_err nw_flatten(const struct ck_write_req *req, struct nw_list *l)
 		s[i] = &l->items[i];
 	if (l->n)
 		qsort(s, l->n, sizeof *s, nw_cmp);
-	ck_err rc = CK_OK;
-	char q[CK_NPZ_QUOTE];
+	char q[CK_QUOTE];
 	for (size_t i = 1; i < l->n && !rc; i++)
 		if (strcmp(s[i - 1]->name, s[i]->name) == 0)
 			rc = ck_error_set(l->err, CK_EUNSUP, "%s: two tensors would both be stored as '%s'",
-					  l->what, ck_npz_quote(q, sizeof q, s[i]->name, strlen(s[i]->name)));
+					  l->what, ck_quote_name(q, sizeof q, s[i]->name, strlen(s[i]->name)));
 	free(s);
 	return rc;
 }

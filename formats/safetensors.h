@@ -7,6 +7,7 @@
 #define CK_SAFETENSORS_H
 
 #include "ck.h"
+#include "tree.h"
 
 #define CK_ST_LEN_BYTES 8                /* the u64 header length at offset 0 */
 #define CK_ST_MAX_HEADER 100000000ull    /* MAX_HEADER_SIZE in tensor.rs */
@@ -14,25 +15,18 @@
 extern const struct ck_format ck_format_safetensors;
 extern const struct ck_format ck_format_hf;
 
-/* One tensor to write: its flat key and the tensor, both owned by the list. */
-struct ck_st_item {
-	char *key;                    /* owned */
-	const struct ck_value *val;   /* borrowed from the root being written (a CK_V_TENSOR) */
-};
-
-/* Flattens root into (key, tensor) pairs in order, keys joined by sep.  A
- * non-tensor leaf, or two leaves with the same flat key, is CK_EUNSUP naming
- * the key; what names the output in messages.  *items owned by caller
- * (ck_st_items_free); nothing to free on failure. */
+/* Flattens root into (key, tensor) pairs in order, keys joined by sep
+ * (ck_value_tensors).  A non-tensor leaf, or two leaves with the same flat
+ * key, is CK_EUNSUP naming the key; what names the output in messages.
+ * *items owned by caller (ck_tensor_items_free); nothing to free on failure. */
 ck_err ck_st_flatten(const struct ck_value *root, char sep, const char *what,
-		     struct ck_st_item **items, size_t *n, struct ck_error *err);
-void ck_st_items_free(struct ck_st_item *items, size_t n);
+		     struct ck_tensor_item **items, size_t *n, struct ck_error *err);
 
 /* Writes items (in this order, dense C-order little-endian) to a new file at
  * path (must not exist), tensor bytes taken from src.  metadata is a dict
  * str -> str written as __metadata__, or NULL for {"format":"pt"}.  what names
  * the output in messages.  On failure nothing is left at path. */
-ck_err ck_st_write_items(const struct ck_ckpt *src, const struct ck_st_item *items, size_t n,
+ck_err ck_st_write_items(const struct ck_ckpt *src, const struct ck_tensor_item *items, size_t n,
 			 const struct ck_value *metadata, const char *path, const char *what,
 			 struct ck_error *err);
 

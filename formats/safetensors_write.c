@@ -47,68 +47,31 @@ int ck_st_metadata_ok(const struct ck_value *v)
 	return 1;
 }
 
-struct st_flat {
-	struct ck_st_item *items;
-	size_t n, cap;
-	const char *what;
-	struct ck_error *err;
-};
-
-static int st_flat_add(void *ctx, const char *key, const struct ck_value *leaf)
-{
-	struct st_flat *fl = ctx;
-	if (leaf->kind != CK_V_TENSOR) {
-		ck_error_set(fl->err, CK_EUNSUP, "%s: safetensors cannot store non-tensor value '%s'", fl->what, key);
-		return 1;
-	}
-	if (fl->n == fl->cap) {
-		size_t cap = fl->cap ? fl->cap * 2 : 64;
-		struct ck_st_item *p = realloc(fl->items, cap * sizeof *p);
-		if (!p)
-			goto oom;
-		fl->items = p;
-		fl->cap = cap;
-	}
-	if (!(fl->items[fl->n].key = strdup(key)))
-		goto oom;
-	fl->items[fl->n++].val = leaf;
-	return 0;
-oom:
-	ck_error_set(fl->err, CK_ENOMEM, "%s: out of memory", fl->what);
-	return 1;
-}
-
 static int st_cmp_item(const void *a, const void *b)
 {
-	return strcmp((*(const struct ck_st_item *const *)a)->key, (*(const struct ck_st_item *const *)b)->key);
-}
-
-void ck_st_items_free(struct ck_st_item *items, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(items[i].key);
-	free(items);
+	const struct ck_tensor_item *x = *(const struct ck_tensor_item *const *)a;
+	const struct ck_tensor_item *y = *(const struct ck_tensor_item *const *)b;
+	return strcmp(x->key, y->key);
 }
 
 ck_err ck_st_flatten(const struct ck_value *root, char sep, const char *what,
-		     struct ck_st_item **items, size_t *n, struct ck_error *err)
+		     struct ck_tensor_item **items, size_t *n, struct ck_error *err)
 {
-	struct st_flat fl = {.what = what, .err = err};
-	const struct ck_st_item **sorted = NULL;
-	ck_err rc = CK_OK;
-	if (ck_value_walk(root, sep, st_flat_add, &fl)) {
-		rc = err->code;
+	struct ck_tensor_item *list = NULL;
+	size_t cnt = 0;
+	const struct ck_tensor_item **sorted = NULL;
+	ck_err rc = ck_value_tensors(root, sep, what, "safetensors", &list, &cnt, err);
+	if (rc)
 		goto out;
-	}
-	if (fl.n && !(sorted = malloc(fl.n * sizeof *sorted))) {
+	if (cnt && !(sorted = malloc(cnt * sizeof *sorted))) {
 		rc = ck_error_set(err, CK_ENOMEM, "%s: out of memory", what);
 		goto out;
 	}
-	for (size_t i = 0; i < fl.n; i++)
-		sorted[i] = &fl.items[i];
-	if (fl.n)
-		qsort(sorted, fl.n, sizeof *sorted, st_cmp_item);
-	for (size_t i = 1; i < fl.n; i++)
+	for (size_t i = 0; i < cnt; i++)
+		sorted[i] = &list[i];
+	if (cnt)
+		qsort(sorted, cnt, sizeof *sorted, st_cmp_item);
+	for (size_t i = 1; i < cnt; i++)
 		if (strcmp(sorted[i - 1]->key, sorted[i]->key) == 0) {
 			rc = ck_error_set(err, CK_EUNSUP, "%s: two tensors would both be named '%s'",
 					  what, sorted[i]->key);
@@ -117,11 +80,11 @@ ck_err ck_st_flatten(const struct ck_value *root, char sep, const char *what,
 out:
 	free(sorted);
 	if (rc != CK_OK) {
-		ck_st_items_free(fl.items, fl.n);
-		fl.items = NULL, fl.n = 0;
+		ck_tensor_items_free(list, cnt);
+		list = NULL, cnt = 0;
 	}
-	*items = fl.items;
-	*n = fl.n;
+	*items = list;
+	*n = cnt;
 	return rc;
 }
 
@@ -208,7 +171,7 @@ static ck_err st_write_tensor(const struct ck_ckpt *src, const struct ck_tensor 
 	return rc;
 }
 
-static ck_err st_header(const struct ck_st_item *items, size_t n, const struct ck_value *metadata,
+static ck_err st_header(const struct ck_tensor_item *items, size_t n, const struct ck_value *metadata,
 			struct ck_buf *b, const char *what, struct ck_error *err)
 {
 	ck_buf_adds(b, "{\"__metadata__\":{");
@@ -257,7 +220,7 @@ static ck_err st_header(const struct ck_st_item *items, size_t n, const struct c
 	return CK_OK;
 }
 
-ck_err ck_st_write_items(const struct ck_ckpt *src, const struct ck_st_item *items, size_t n,
+ck_err ck_st_write_items(const struct ck_ckpt *src, const struct ck_tensor_item *items, size_t n,
 			 const struct ck_value *metadata, const char *path, const char *what,
 			 struct ck_error *err)
 {
@@ -300,7 +263,7 @@ out:
 ck_err ck_st_write(const struct ck_write_req *req, struct ck_error *err)
 {
 	const char *what = req->final_path ? req->final_path : req->path;
-	struct ck_st_item *items;
+	struct ck_tensor_item *items;
 	size_t n;
 	ck_err rc = ck_st_flatten(req->root, req->src->sep, what, &items, &n, err);
 	if (rc != CK_OK)
@@ -310,7 +273,7 @@ ck_err ck_st_write(const struct ck_write_req *req, struct ck_error *err)
 	if (req->src->fmt == &ck_format_safetensors || (req->src->fmt && strcmp(req->src->fmt->name, "hf") == 0))
 		meta = req->src->metadata;
 	rc = ck_st_write_items(req->src, items, n, meta, req->path, what, err);
-	ck_st_items_free(items, n);
+	ck_tensor_items_free(items, n);
 	return rc;
 }
 

@@ -7,7 +7,7 @@
  *
  * libzip opens the archive (validation) and reads the small records (data.pkl
  * may be deflated), but it has no public API for an entry's local-header
- * offset, so the central directory is also walked here with ck_cursor.
+ * offset, so the central directory is also walked with ck_cursor (zipr.c).
  *
  * Byte layout (formats.md §2.1; all integers little-endian):
  *  1. per entry: local header "PK\3\4" (30 bytes: version u16 @4, flags u16 @6,
@@ -39,36 +39,16 @@
 #include "cursor.h"
 #include "pickle.h"
 #include "torch.h"
+#include "zipr.h"
 
-#define LFH_SIG 0x04034b50u
 #define LFH_SIZE 30
 #define LFH_NAME_LEN 26
-#define CDH_SIG 0x02014b50u
-#define CDH_SIZE 46
-#define EOCD_SIG 0x06054b50u
-#define EOCD_SIZE 22
-#define Z64_LOC_SIG 0x07064b50u
-#define Z64_LOC_SIZE 20
-#define Z64_EOCD_SIG 0x06064b50u
-#define Z64_EOCD_SIZE 56
-#define Z64_EXTRA_TAG 0x0001
-#define U32_MAX_MARK 0xFFFFFFFFu
-#define MAX_CD_BYTES ((uint64_t)256 << 20)
 #define MAX_SMALL_RECORD 4096
 #define MAX_FORMAT_VERSION 10
 
-struct zent {
-	const char *name;  /* borrowed from the directory buffer, not NUL-terminated */
-	size_t nlen;
-	uint16_t method;
-	uint64_t csize, usize, lho;
-};
-
 struct zdir {
-	uint8_t *cd;       /* owned central directory bytes */
-	struct zent *e;    /* owned */
-	size_t n;
-	struct ck_strmap names;
+	struct ck_zipr_dir z;     /* owned */
+	struct ck_strmap names;   /* entry name -> index in z.e */
 };
 
 struct zip_load {
@@ -81,189 +61,28 @@ struct zip_load {
 
 static void zdir_release(struct zdir *d)
 {
-	free(d->cd);
-	free(d->e);
+	ck_zipr_release(&d->z);
 	ck_strmap_release(&d->names);
 }
 
-/* Finds the end record in the file's tail; fills cd offset/size/count. */
-static ck_err find_directory(const struct ck_file *f, uint64_t *cd_off, uint64_t *cd_size,
-			     uint64_t *count, struct ck_error *err)
-{
-	if (f->size < EOCD_SIZE)
-		return ck_error_set(err, CK_EFORMAT, "%s: truncated zip (%" PRIu64 " bytes)", f->path, f->size);
-	size_t tail = f->size < EOCD_SIZE + 65535 ? (size_t)f->size : EOCD_SIZE + 65535;
-	uint64_t base = f->size - tail;
-	uint8_t *buf = malloc(tail);
-	if (!buf)
-		return ck_error_set(err, CK_ENOMEM, "%s: out of memory", f->path);
-	ck_err rc = ck_file_pread(f, buf, tail, base, err);
-	if (rc)
-		goto out;
-	size_t at = SIZE_MAX;
-	for (size_t i = tail - EOCD_SIZE + 1; i-- > 0;) {
-		struct ck_cursor c;
-		ck_cursor_init(&c, buf + i, tail - i);
-		if (ck_cursor_u32le(&c) != EOCD_SIG)
-			continue;
-		ck_cursor_seek(&c, 20);
-		if (i + EOCD_SIZE + ck_cursor_u16le(&c) <= tail) {
-			at = i;
-			break;
-		}
-	}
-	if (at == SIZE_MAX) {
-		rc = ck_error_set(err, CK_EFORMAT, "%s: truncated zip (no end of central directory)", f->path);
-		goto out;
-	}
-	struct ck_cursor c;
-	ck_cursor_init(&c, buf + at, tail - at);
-	ck_cursor_skip(&c, 4);
-	uint16_t disk = ck_cursor_u16le(&c), cd_disk = ck_cursor_u16le(&c);
-	ck_cursor_skip(&c, 2);
-	*count = ck_cursor_u16le(&c);
-	*cd_size = ck_cursor_u32le(&c);
-	*cd_off = ck_cursor_u32le(&c);
-	uint64_t end = base + at; /* the directory must end before this */
-	if (disk != 0 || cd_disk != 0) {
-		rc = ck_error_set(err, CK_EUNSUP, "%s: multi-part zip archives are not supported", f->path);
-		goto out;
-	}
-	/* zip64: a locator right before the end record points at the zip64 end record */
-	if (at >= Z64_LOC_SIZE) {
-		struct ck_cursor l;
-		ck_cursor_init(&l, buf + at - Z64_LOC_SIZE, Z64_LOC_SIZE);
-		if (ck_cursor_u32le(&l) == Z64_LOC_SIG) {
-			ck_cursor_skip(&l, 4);
-			uint64_t rec = ck_cursor_u64le(&l);
-			uint8_t z[Z64_EOCD_SIZE];
-			uint64_t rec_end;
-			if (!ck_add_u64(rec, Z64_EOCD_SIZE, &rec_end) || rec_end > base + at - Z64_LOC_SIZE) {
-				rc = ck_error_set(err, CK_EFORMAT, "%s: bad zip64 end of central directory locator",
-						  f->path);
-				goto out;
-			}
-			if ((rc = ck_file_pread(f, z, sizeof z, rec, err)))
-				goto out;
-			struct ck_cursor r;
-			ck_cursor_init(&r, z, sizeof z);
-			if (ck_cursor_u32le(&r) != Z64_EOCD_SIG) {
-				rc = ck_error_set(err, CK_EFORMAT, "%s: bad zip64 end of central directory", f->path);
-				goto out;
-			}
-			ck_cursor_seek(&r, 32);
-			*count = ck_cursor_u64le(&r);
-			*cd_size = ck_cursor_u64le(&r);
-			*cd_off = ck_cursor_u64le(&r);
-			end = rec;
-		}
-	}
-	uint64_t cd_end;
-	if (!ck_add_u64(*cd_off, *cd_size, &cd_end) || cd_end > end) {
-		rc = ck_error_set(err, CK_EFORMAT, "%s: truncated zip (central directory past its end)", f->path);
-		goto out;
-	}
-out:
-	free(buf);
-	return rc;
-}
-
-/* Reads and parses the central directory into d. */
+/* Reads the central directory into d and indexes its names. */
 static ck_err zdir_read(const struct ck_file *f, struct zdir *d, struct ck_error *err)
 {
-	uint64_t off = 0, size = 0, count = 0;
-	ck_err rc = find_directory(f, &off, &size, &count, err);
+	struct ck_zipr_loc loc;
+	ck_err rc = ck_zipr_find(f, UINT64_MAX, &loc, err);
 	if (rc)
 		return rc;
-	if (size > MAX_CD_BYTES)
-		return ck_error_set(err, CK_ELIMIT, "%s: zip central directory too large (%" PRIu64 " bytes)",
-				    f->path, size);
-	if (count > size / CDH_SIZE)
-		return ck_error_set(err, CK_EFORMAT, "%s: zip central directory claims %" PRIu64
-				    " entries in %" PRIu64 " bytes", f->path, count, size);
-	if (count == 0)
+	if (loc.count == 0)
 		return ck_error_set(err, CK_EFORMAT, "%s: empty zip archive", f->path);
-	d->cd = malloc((size_t)size);
-	d->e = calloc((size_t)count, sizeof *d->e);
-	if (!d->cd || !d->e)
-		return ck_error_set(err, CK_ENOMEM, "%s: out of memory", f->path);
-	if ((rc = ck_file_pread(f, d->cd, (size_t)size, off, err)))
+	if ((rc = ck_zipr_read(f, &loc, &d->z, err)))
 		return rc;
-	struct ck_cursor c;
-	ck_cursor_init(&c, d->cd, (size_t)size);
-	for (uint64_t i = 0; i < count; i++) {
-		struct zent *e = &d->e[i];
-		if (ck_cursor_u32le(&c) != CDH_SIG)
-			return ck_error_set(err, CK_EFORMAT, "%s: bad zip central directory entry %" PRIu64,
-					    f->path, i);
-		ck_cursor_skip(&c, 6);
-		e->method = ck_cursor_u16le(&c);
-		ck_cursor_skip(&c, 8);
-		e->csize = ck_cursor_u32le(&c);
-		e->usize = ck_cursor_u32le(&c);
-		uint16_t nlen = ck_cursor_u16le(&c), xlen = ck_cursor_u16le(&c), clen = ck_cursor_u16le(&c);
-		ck_cursor_skip(&c, 8);
-		e->lho = ck_cursor_u32le(&c);
-		e->name = (const char *)ck_cursor_take(&c, nlen);
-		e->nlen = nlen;
-		const uint8_t *x = ck_cursor_take(&c, xlen);
-		ck_cursor_skip(&c, clen);
-		if (!ck_cursor_ok(&c))
-			return ck_error_set(err, CK_EFORMAT, "%s: truncated zip central directory", f->path);
-		struct ck_cursor xc;
-		ck_cursor_init(&xc, x, xlen);
-		while (ck_cursor_left(&xc) >= 4) {
-			uint16_t tag = ck_cursor_u16le(&xc), len = ck_cursor_u16le(&xc);
-			struct ck_cursor fc;
-			const uint8_t *fp = ck_cursor_take(&xc, len);
-			if (!fp)
-				break;
-			if (tag != Z64_EXTRA_TAG)
-				continue;
-			ck_cursor_init(&fc, fp, len);
-			if (e->usize == U32_MAX_MARK)
-				e->usize = ck_cursor_u64le(&fc);
-			if (e->csize == U32_MAX_MARK)
-				e->csize = ck_cursor_u64le(&fc);
-			if (e->lho == U32_MAX_MARK)
-				e->lho = ck_cursor_u64le(&fc);
-			if (!ck_cursor_ok(&fc))
-				return ck_error_set(err, CK_EFORMAT, "%s: bad zip64 field of entry '%.*s'",
-						    f->path, (int)e->nlen, e->name);
-		}
+	for (size_t i = 0; i < d->z.n; i++) {
+		const struct ck_zipr_entry *e = &d->z.e[i];
 		/* first entry wins for a duplicated name, as miniz's lookup does */
 		if (ck_strmap_get(&d->names, e->name, e->nlen) < 0 &&
 		    ck_strmap_put(&d->names, e->name, e->nlen, (long)i))
 			return ck_error_set(err, CK_ENOMEM, "%s: out of memory", f->path);
-		d->n++;
 	}
-	return CK_OK;
-}
-
-/* Absolute offset of an entry's data, from its local header. */
-static ck_err entry_data_offset(const struct ck_file *f, const struct zent *e, uint64_t *out,
-				struct ck_error *err)
-{
-	uint8_t h[LFH_SIZE];
-	uint64_t end;
-	if (!ck_add_u64(e->lho, LFH_SIZE, &end) || end > f->size)
-		return ck_error_set(err, CK_EFORMAT, "%s: truncated zip entry '%.*s'", f->path,
-				    (int)e->nlen, e->name);
-	ck_err rc = ck_file_pread(f, h, sizeof h, e->lho, err);
-	if (rc)
-		return rc;
-	struct ck_cursor c;
-	ck_cursor_init(&c, h, sizeof h);
-	if (ck_cursor_u32le(&c) != LFH_SIG)
-		return ck_error_set(err, CK_EFORMAT, "%s: bad zip local header for '%.*s'", f->path,
-				    (int)e->nlen, e->name);
-	ck_cursor_seek(&c, LFH_NAME_LEN);
-	uint16_t nlen = ck_cursor_u16le(&c), xlen = ck_cursor_u16le(&c);
-	uint64_t data = e->lho + LFH_SIZE + nlen + xlen;
-	if (!ck_add_u64(data, e->csize, &end) || end > f->size)
-		return ck_error_set(err, CK_EFORMAT, "%s: truncated zip entry '%.*s'", f->path,
-				    (int)e->nlen, e->name);
-	*out = data;
 	return CK_OK;
 }
 
@@ -332,7 +151,7 @@ static ck_err persistent_load(void *ctx, struct ck_value *pid, struct ck_value *
 		long ei = n > 0 && (size_t)n < sizeof rel ? find_record(z, rel) : -1;
 		if (ei < 0)
 			return ck_error_set(err, CK_EFORMAT, "%s: missing storage record 'data/%.200s'", path, p.key);
-		const struct zent *e = &z->dir->e[ei];
+		const struct ck_zipr_entry *e = &z->dir->z.e[ei];
 		if (e->method != 0)
 			return ck_error_set(err, CK_EUNSUP, "%s: storage record 'data/%s' is compressed "
 					    "(method %u); only stored records are supported", path, p.key, e->method);
@@ -343,7 +162,7 @@ static ck_err persistent_load(void *ctx, struct ck_value *pid, struct ck_value *
 			return ck_error_set(err, CK_EFORMAT, "%s: storage record 'data/%s' has %" PRIu64
 					    " bytes, the pickle needs %" PRIu64, path, p.key, e->usize, need);
 		uint64_t off = 0;
-		if ((rc = entry_data_offset(z->f, e, &off, err)))
+		if ((rc = ck_zipr_data_offset(z->f, e, "entry", &off, err)))
 			return rc;
 		idx = ck_ckpt_add_storage(z->ck, p.key, p.dtype, e->usize, 0, off);
 		if (idx < 0 || ck_strmap_put(&z->keys, p.key, strlen(p.key), idx))
@@ -362,8 +181,8 @@ static int is_torchscript(const struct zip_load *z)
 	if (find_record(z, "constants.pkl") >= 0)
 		return 1;
 	size_t pl = strlen(z->prefix);
-	for (size_t i = 0; i < z->dir->n; i++) {
-		const struct zent *e = &z->dir->e[i];
+	for (size_t i = 0; i < z->dir->z.n; i++) {
+		const struct ck_zipr_entry *e = &z->dir->z.e[i];
 		if (e->nlen > pl + 5 && memcmp(e->name, z->prefix, pl) == 0 && memcmp(e->name + pl, "code/", 5) == 0)
 			return 1;
 	}
@@ -424,13 +243,13 @@ static ck_err zip_open_ckpt(struct ck_ckpt *ck, struct ck_error *err)
 	z.f = &ck->files[fi];
 	if ((rc = zdir_read(z.f, &dir, err)))
 		goto out;
-	const char *slash = memchr(dir.e[0].name, '/', dir.e[0].nlen);
+	const char *slash = memchr(dir.z.e[0].name, '/', dir.z.e[0].nlen);
 	if (!slash) {
 		rc = ck_error_set(err, CK_EFORMAT, "%s: not a PyTorch archive (first entry '%.*s' has no folder)",
-				  ck->path, (int)dir.e[0].nlen, dir.e[0].name);
+				  ck->path, (int)dir.z.e[0].nlen, dir.z.e[0].name);
 		goto out;
 	}
-	prefix = strndup(dir.e[0].name, (size_t)(slash - dir.e[0].name) + 1);
+	prefix = strndup(dir.z.e[0].name, (size_t)(slash - dir.z.e[0].name) + 1);
 	if (!prefix) {
 		rc = ck_error_set(err, CK_ENOMEM, "%s: out of memory", ck->path);
 		goto out;
@@ -451,7 +270,7 @@ static ck_err zip_open_ckpt(struct ck_ckpt *ck, struct ck_error *err)
 		close(fd);
 		goto out;
 	}
-	if ((zip_uint64_t)zip_get_num_entries(za, 0) != dir.n) {
+	if ((zip_uint64_t)zip_get_num_entries(za, 0) != dir.z.n) {
 		rc = ck_error_set(err, CK_EFORMAT, "%s: inconsistent zip central directory", ck->path);
 		goto out;
 	}

@@ -117,4 +117,20 @@ char *ck_name_unescape(const char *name, size_t *len);
 int ck_value_walk(const struct ck_value *root, char sep,
 		  int (*cb)(void *ctx, const char *key, const struct ck_value *leaf), void *ctx);
 
+
+/* One tensor leaf to write: its flat key and the leaf. */
+struct ck_tensor_item {
+	char *key;                    /* owned */
+	const struct ck_value *val;   /* borrowed from the root being written (a CK_V_TENSOR) */
+};
+
+/* Flattens root into (key, tensor) items in walk order (keys joined by sep)
+ * for a writer that stores tensors only: a non-tensor leaf is CK_EUNSUP
+ * "WHAT: FMT cannot store non-tensor value 'KEY'".  *items owned by caller
+ * (ck_tensor_items_free); nothing to free on failure. */
+ck_err ck_value_tensors(const struct ck_value *root, char sep, const char *what, const char *fmt,
+			struct ck_tensor_item **items, size_t *n, struct ck_error *err);
+/* Frees the keys and the array. */
+void ck_tensor_items_free(struct ck_tensor_item *items, size_t n);
+
 #endif

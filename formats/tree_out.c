@@ -637,3 +637,58 @@ int ck_value_walk(const struct ck_value *root, char sep,
 	ck_buf_release(&w.key);
 	return r;
 }
+
+struct tensors {
+	struct ck_tensor_item *items;
+	size_t n, cap;
+	const char *what, *fmt;
+	struct ck_error *err;
+};
+
+static int tensors_add(void *ctx, const char *key, const struct ck_value *leaf)
+{
+	struct tensors *l = ctx;
+	if (leaf->kind != CK_V_TENSOR) {
+		char q[CK_QUOTE];
+		ck_error_set(l->err, CK_EUNSUP, "%s: %s cannot store non-tensor value '%s'", l->what, l->fmt,
+			     ck_quote_name(q, sizeof q, key, strlen(key)));
+		return 1;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct ck_tensor_item *p = realloc(l->items, cap * sizeof *p);
+		if (!p)
+			goto oom;
+		l->items = p;
+		l->cap = cap;
+	}
+	if (!(l->items[l->n].key = strdup(key)))
+		goto oom;
+	l->items[l->n++].val = leaf;
+	return 0;
+oom:
+	ck_error_set(l->err, CK_ENOMEM, "%s: out of memory", l->what);
+	return 1;
+}
+
+ck_err ck_value_tensors(const struct ck_value *root, char sep, const char *what, const char *fmt,
+			struct ck_tensor_item **items, size_t *n, struct ck_error *err)
+{
+	struct tensors l = {.what = what, .fmt = fmt, .err = err};
+	*items = NULL;
+	*n = 0;
+	if (ck_value_walk(root, sep, tensors_add, &l)) {
+		ck_tensor_items_free(l.items, l.n);
+		return err->code;
+	}
+	*items = l.items;
+	*n = l.n;
+	return CK_OK;
+}
+
+void ck_tensor_items_free(struct ck_tensor_item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(items[i].key);
+	free(items);
+}
