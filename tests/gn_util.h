@@ -80,4 +80,33 @@ static inline void damage(const char *src, const char *name, unsigned rounds)
 	st_rm_rf(dir);
 }
 
+/* The listing and every tensor's bytes equal what a reference reader script
+ * dumps (`SCRIPT dump FILE DIR` writes ls.txt and one N.bin per tensor). */
+static inline void gn_assert_dump(const struct ck_ckpt *ck, const char *path, const char *script)
+{
+	char *dir = st_tmpdir(), cmd[8192];
+	snprintf(cmd, sizeof cmd, "'%s' '%s' dump '%s' '%s'", st_python(), script, path, dir);
+	int status;
+	free(st_run(cmd, &status));
+	ck_assert_msg(status == 0, "%s dump %s failed", script, path);
+	char *lsf = st_join(dir, "ls.txt"), *mine = st_listing(ck);
+	size_t n;
+	char *ls = (char *)st_read_all(lsf, &n);
+	ck_assert_ptr_nonnull(ls);
+	ck_assert_str_eq(mine, ls);
+	for (size_t i = 0; i < ck->root->u.dict.n; i++) {
+		char name[64];
+		snprintf(name, sizeof name, "%zu.bin", i);
+		char *f = st_join(dir, name);
+		const struct ck_tensor *t = ck->root->u.dict.vals[i]->u.t;
+		uint8_t *want = st_read_all(f, &n), *got = st_tensor_bytes(ck, t);
+		ck_assert_ptr_nonnull(want);
+		ck_assert_uint_eq(n, t->nbytes);
+		ck_assert_msg(memcmp(want, got, n) == 0, "%s: bytes of tensor %zu differ from %s", path, i, script);
+		free(want), free(got), free(f);
+	}
+	free(ls), free(lsf), free(mine);
+	st_rm_rf(dir);
+}
+
 #endif

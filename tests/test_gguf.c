@@ -427,29 +427,9 @@ END_TEST
 /* Listing and every tensor's bytes equal ggufref.py's numpy view. */
 static void assert_ref(const struct ck_ckpt *ck, const char *path)
 {
-	char *dir = st_tmpdir(), *ref = gg_path("ggufref.py"), cmd[8192];
-	snprintf(cmd, sizeof cmd, "'%s' '%s' dump '%s' '%s'", st_python(), ref, path, dir);
-	int status;
-	free(st_run(cmd, &status));
-	ck_assert_msg(status == 0, "ggufref.py dump %s failed", path);
-	char *lsf = st_join(dir, "ls.txt"), *mine = st_listing(ck);
-	size_t n;
-	char *ls = (char *)st_read_all(lsf, &n);
-	ck_assert_ptr_nonnull(ls);
-	ck_assert_str_eq(mine, ls);
-	for (size_t i = 0; i < ck->root->u.dict.n; i++) {
-		char name[64];
-		snprintf(name, sizeof name, "%zu.bin", i);
-		char *f = st_join(dir, name);
-		const struct ck_tensor *t = ck->root->u.dict.vals[i]->u.t;
-		uint8_t *want = st_read_all(f, &n), *got = st_tensor_bytes(ck, t);
-		ck_assert_ptr_nonnull(want);
-		ck_assert_uint_eq(n, t->nbytes);
-		ck_assert_msg(memcmp(want, got, n) == 0, "%s: bytes of tensor %zu differ from numpy", path, i);
-		free(want), free(got), free(f);
-	}
-	free(ls), free(lsf), free(mine), free(ref);
-	st_rm_rf(dir);
+	char *ref = gg_path("ggufref.py");
+	gn_assert_dump(ck, path, ref);
+	free(ref);
 }
 
 START_TEST(t_fixtures_vs_ref)
