@@ -15,6 +15,7 @@
 #define CK_PROBE_BYTES 4096
 #define CK_GATHER_WINDOW (64 * 1024)
 #define CK_MAX_EXPANDED_VIEW (1ull << 30)
+#define CK_GATHER_SPARSE 1024  /* element spacing (bytes) past which a window is wasted */
 #define CK_GATHER_WHOLE (8u << 20)  /* per call, freed before returning */
 
 const struct ck_format *ck_format_by_name(const char *name)
@@ -228,6 +229,45 @@ out_of_range:
 			    path, key, s->key, (unsigned long long)s->nbytes);
 }
 
+/* A transposed view (the two innermost dims swapped in storage, stride[-2] == 1):
+ * whole output rows are gathered column by column, one pread per column of K
+ * rows, so the cost stays linear in the bytes asked for.  Advances *out, *off
+ * and *len past the full rows it served; partial rows are left to the caller. */
+static ck_err gather_transposed_rows(const struct ck_file *f, const struct ck_storage *s,
+				     const struct ck_tensor *t, uint8_t *win, uint8_t **out,
+				     uint64_t *off, size_t *len, struct ck_error *err)
+{
+	int last = t->ndim - 1;
+	uint64_t is = ck_dtype_size(t->dtype);
+	uint64_t cols = (uint64_t)t->shape[last], rows = (uint64_t)t->shape[last - 1];
+	uint64_t row = cols * is;
+	while (*off % row == 0 && *len >= row) {
+		uint64_t r0 = *off / row;               /* output row, over all outer dims */
+		uint64_t k = *len / row, in_mat = rows - r0 % rows;
+		if (k > in_mat)
+			k = in_mat;                         /* stay inside one matrix */
+		if (k > CK_GATHER_WINDOW / is)
+			k = CK_GATHER_WINDOW / is;
+		uint64_t rem = r0, sidx = (uint64_t)t->offset;
+		for (int i = last - 1; i >= 0; i--) {
+			sidx += (rem % (uint64_t)t->shape[i]) * (uint64_t)t->stride[i];
+			rem /= (uint64_t)t->shape[i];
+		}
+		for (uint64_t c = 0; c < cols; c++) {
+			uint64_t at = sidx + c * (uint64_t)t->stride[last];
+			ck_err rc = ck_file_pread(f, win, (size_t)(k * is), s->offset + at * is, err);
+			if (rc)
+				return rc;
+			for (uint64_t j = 0; j < k; j++)
+				memcpy(*out + (j * cols + c) * is, win + j * is, (size_t)is);
+		}
+		*out += k * row;
+		*off += k * row;
+		*len -= (size_t)(k * row);
+	}
+	return CK_OK;
+}
+
 ck_err ck_tensor_read(const struct ck_ckpt *ck, const struct ck_tensor *t, void *buf,
 		      size_t len, uint64_t off, size_t *got, struct ck_error *err)
 {
@@ -286,7 +326,10 @@ ck_err ck_tensor_read(const struct ck_ckpt *ck, const struct ck_tensor *t, void 
 	if (!win)
 		return ck_error_set(err, CK_ENOMEM, "%s: out of memory", ck->path);
 	rc = CK_OK;
+	int transposed = t->ndim >= 2 && t->stride[last] != 1 && t->stride[last - 1] == 1;
 	while (len) {
+		if (transposed && ((rc = gather_transposed_rows(f, s, t, win, &out, &off, &len, err)) || !len))
+			break;
 		uint64_t e = off / is, within = off % is;
 		uint64_t rem = e, sidx = (uint64_t)t->offset, idx_last = 0;
 		for (int i = last; i >= 0; i--) {
@@ -309,10 +352,13 @@ ck_err ck_tensor_read(const struct ck_ckpt *ck, const struct ck_tensor *t, void 
 			out += n, off += n, len -= (size_t)n;
 			continue;
 		}
-		/* elements sidx, sidx+st, ...: how many fit one window */
+		/* elements sidx, sidx+st, ...: how many fit one window; elements far
+		 * apart are cheaper read one by one than through a mostly unused window */
 		uint64_t k = st ? (CK_GATHER_WINDOW / is - 1) / st + 1 : run;
 		if (k > run)
 			k = run;
+		if (st * is >= CK_GATHER_SPARSE)
+			k = 1;
 		uint64_t span = ((k - 1) * st + 1) * is;
 		rc = ck_file_pread(f, win, (size_t)span, s->offset + sidx * is, err);
 		if (rc)
