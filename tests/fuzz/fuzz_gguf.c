@@ -10,20 +10,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size > CK_FUZZ_MAX_INPUT)
-		return 0;
-	char path[64];
-	if (ck_fuzz_memfd(data, size, path, sizeof path) != 0)
-		return 0;
-	ck_fuzz_probe_all(path, data, size);
-	struct ck_error err = {0};
-	struct ck_ckpt *ck = NULL;
-	ck_err rc = ck_fuzz_open_as(&ck_format_gguf, path, &ck, &err);
-	ck_fuzz_check_error(rc, &err);
-	ck_fuzz_note("gguf", rc, &err);
-	if (rc)
-		return 0;
-	ck_fuzz_exercise(ck, &ck_format_gguf, NULL);
-	ck_ckpt_free(ck);
+	if (size <= CK_FUZZ_MAX_INPUT)
+		ck_fuzz_run_file(data, size, &ck_format_gguf, NULL);
 	return 0;
 }

@@ -14,20 +14,7 @@ extern const struct ck_format ck_format_pytorch_legacy;
 
 static void ft_run(const uint8_t *data, size_t size, int zip)
 {
-	char path[64];
-	if (ck_fuzz_memfd(data, size, path, sizeof path) != 0)
-		return;
-	ck_fuzz_probe_all(path, data, size);
-	const struct ck_format *f = zip ? &ck_format_pytorch : &ck_format_pytorch_legacy;
-	struct ck_error err = {0};
-	struct ck_ckpt *ck = NULL;
-	ck_err rc = ck_fuzz_open_as(f, path, &ck, &err);
-	ck_fuzz_check_error(rc, &err);
-	ck_fuzz_note(f->name, rc, &err);
-	if (rc)
-		return;
-	ck_fuzz_exercise(ck, f, &ck_format_pytorch);
-	ck_ckpt_free(ck);
+	ck_fuzz_run_file(data, size, zip ? &ck_format_pytorch : &ck_format_pytorch_legacy, &ck_format_pytorch);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

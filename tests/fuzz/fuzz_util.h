@@ -586,4 +586,25 @@ static void ck_fuzz_exercise(struct ck_ckpt *ck, const struct ck_format *writer,
 	ck_tree_free(t);
 }
 
+/* The common run: the bytes through a memfd, every probe, open as format f,
+ * one-line error check, then the whole-library walk and round trip. */
+__attribute__((unused))
+static void ck_fuzz_run_file(const uint8_t *data, size_t size, const struct ck_format *f,
+			     const struct ck_format *reader)
+{
+	char path[64];
+	if (ck_fuzz_memfd(data, size, path, sizeof path) != 0)
+		return;
+	ck_fuzz_probe_all(path, data, size);
+	struct ck_error err = {0};
+	struct ck_ckpt *ck = NULL;
+	ck_err rc = ck_fuzz_open_as(f, path, &ck, &err);
+	ck_fuzz_check_error(rc, &err);
+	ck_fuzz_note(f->name, rc, &err);
+	if (rc)
+		return;
+	ck_fuzz_exercise(ck, f, reader);
+	ck_ckpt_free(ck);
+}
+
 #endif
